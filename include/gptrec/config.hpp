@@ -1,0 +1,40 @@
+// ModelConfig: the sizes and numerical choices of a GPT model, read from a model directory's
+// config.json. Both gptrec's own keys and Hugging Face GPT-2 keys are understood (see
+// docs/FORMATS.md); unknown keys are ignored, known keys with bad values are errors.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace gptrec {
+
+enum class PositionEncoding { kLearned, kSinusoidal };
+enum class Activation { kGeluTanh, kGeluExact };
+
+std::string_view to_string(PositionEncoding p);
+std::string_view to_string(Activation a);
+
+struct ModelConfig {
+  int vocab_size = 0;
+  int n_ctx = 0;      // longest sequence the model accepts (n_positions)
+  int n_embd = 0;     // width C
+  int n_layer = 0;
+  int n_head = 0;
+  int n_inner = 0;    // MLP hidden width, 4 * n_embd unless the config says otherwise
+  float layer_norm_epsilon = 1e-5f;
+  Activation activation = Activation::kGeluTanh;
+  PositionEncoding position_encoding = PositionEncoding::kLearned;
+
+  int head_dim() const { return n_embd / n_head; }
+
+  // Throws Error(kBadModel) naming `source` and the key when a value is out of range.
+  void validate(std::string_view source) const;
+};
+
+// Parses config.json text; `source` names the file in error messages.
+ModelConfig parse_model_config(std::string_view json_text, std::string_view source);
+ModelConfig load_model_config(const std::filesystem::path& path);
+
+}  // namespace gptrec

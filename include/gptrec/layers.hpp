@@ -1,0 +1,57 @@
+// The transformer's building blocks as plain functions on Eigen matrices.
+//
+// Activations are row-major (T, C) matrices: one row per token, so a sequence grows by rows and a
+// KV cache appends rows. Weights use the Hugging Face GPT-2 (Conv1D) layout, (in, out), so a
+// linear layer is `out = x * W + b` with no transpose. Shapes are in the comment of each function.
+#pragma once
+
+#include <Eigen/Core>
+#include <span>
+
+namespace gptrec {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MatrixRef = Eigen::Ref<RowMatrix>;
+using ConstMatrixRef = Eigen::Ref<const RowMatrix>;
+using ConstMatrixMap = Eigen::Map<const RowMatrix>;
+using ConstRowVectorMap = Eigen::Map<const Eigen::RowVectorXf>;
+
+// out (T, C) = wte[ids] (rows of the (V, C) table). ids must already be checked against V.
+void embed_tokens(ConstMatrixRef wte, std::span<const int> ids, MatrixRef out);
+
+// x (T, C) += wpe[first_pos : first_pos + T] (learned positions, (n_ctx, C) table).
+void add_learned_positions(ConstMatrixRef wpe, int first_pos, MatrixRef x);
+
+// x (T, C) += PE[first_pos + t], PE[p, 2i] = sin(p / 10000^(2i/C)), PE[p, 2i+1] = cos(same).
+void add_sinusoidal_positions(int first_pos, MatrixRef x);
+
+// out (T, C) = (x - mean) / sqrt(var + eps) * weight + bias, per row; weight and bias are (C).
+// out may alias x.
+void layer_norm(ConstMatrixRef x, ConstRowVectorMap weight, ConstRowVectorMap bias, float eps,
+                MatrixRef out);
+
+// out (T, out) = x (T, in) * w (in, out) + b (out).
+void linear(ConstMatrixRef x, ConstMatrixRef w, ConstRowVectorMap b, MatrixRef out);
+
+// In place, elementwise: GPT-2's tanh approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
+void gelu_tanh(MatrixRef x);
+// In place, elementwise: the exact form 0.5x(1 + erf(x / sqrt(2))).
+void gelu_exact(MatrixRef x);
+
+// In place: each row becomes softmax(row), computed as exp(x - max) / sum in float32.
+// Entries equal to -infinity get probability 0.
+void softmax_rows(MatrixRef x);
+
+// One head of causal attention for T new queries.
+//   q (T, d): the queries.
+//   shared_k, shared_v (P, d): a read-only context every query sees in full (a shared prompt);
+//     P may be 0.
+//   k, v (past + T, d): rows [0, past) are the sequence's earlier positions, row past + t is query
+//     t's own position; query t sees rows [0, past + t].
+//   scores: scratch of at least (T, P + past + T).
+//   out (T, d) = softmax(q [shared_k; k]^T / sqrt(d), causal) [shared_v; v].
+void causal_attention_head(ConstMatrixRef q, ConstMatrixRef shared_k, ConstMatrixRef shared_v,
+                           ConstMatrixRef k, ConstMatrixRef v, int past, MatrixRef scores,
+                           MatrixRef out);
+
+}  // namespace gptrec

@@ -1,0 +1,160 @@
+// Model: a GPT's configuration and weights, immutable after loading and safe to share between
+// threads. Session: one sequence's state (the KV cache and scratch buffers) over a Model.
+//
+// The forward pass is DESIGN.md's pre-LayerNorm GPT-2 block stack:
+//   x = wte[ids] + positions;  per block: x += attn(ln_1(x)); x += mlp(ln_2(x));  logits = ln_f(x) head^T
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gptrec/config.hpp"
+#include "gptrec/layers.hpp"
+#include "gptrec/safetensors.hpp"
+
+namespace gptrec {
+
+// A read-only float32 tensor of rank 1 or 2, row-major, pointing into the mapped weights file or
+// into a buffer owned by the Model.
+struct WeightTensor {
+  const float* data = nullptr;
+  Eigen::Index rows = 0;
+  Eigen::Index cols = 0;
+
+  ConstMatrixMap matrix() const { return ConstMatrixMap(data, rows, cols); }
+  ConstRowVectorMap vector() const { return ConstRowVectorMap(data, rows * cols); }
+};
+
+struct BlockWeights {
+  WeightTensor ln_1_weight, ln_1_bias;      // (C)
+  WeightTensor attn_qkv_weight;             // (C, 3C)  Conv1D layout: q | k | v along columns
+  WeightTensor attn_qkv_bias;               // (3C)
+  WeightTensor attn_proj_weight;            // (C, C)
+  WeightTensor attn_proj_bias;              // (C)
+  WeightTensor ln_2_weight, ln_2_bias;      // (C)
+  WeightTensor mlp_fc_weight;               // (C, n_inner)
+  WeightTensor mlp_fc_bias;                 // (n_inner)
+  WeightTensor mlp_proj_weight;             // (n_inner, C)
+  WeightTensor mlp_proj_bias;               // (C)
+};
+
+struct ModelWeights {
+  WeightTensor wte;                 // (V, C)
+  WeightTensor wpe;                 // (n_ctx, C); empty with sinusoidal positions
+  std::vector<BlockWeights> blocks;
+  WeightTensor ln_f_weight, ln_f_bias;  // (C)
+  WeightTensor head;                // (V, C): wte when tied, else lm_head.weight
+};
+
+// What `gptrec info` reports about a loaded model.
+struct ModelInfo {
+  std::filesystem::path directory;
+  std::filesystem::path weights_file;
+  std::uint64_t weights_file_bytes = 0;
+  std::int64_t parameter_count = 0;   // every weight the forward pass uses, the head once if tied
+  std::vector<std::string> dtypes;    // stored dtypes of those weights, sorted
+  bool tied_head = true;
+  std::string tensor_prefix;          // "" or "transformer."
+};
+
+class Model {
+ public:
+  // Loads a model directory: config.json + model.safetensors. Throws Error(kBadModel) naming the
+  // file and tensor when anything is missing, malformed or inconsistent with the config.
+  static Model load(const std::filesystem::path& directory);
+  // Builds a model from a parsed config and weights file (`directory` is informational).
+  static Model from_parts(ModelConfig config, SafetensorsFile weights,
+                          const std::filesystem::path& directory = {});
+
+  Model(Model&&) noexcept = default;
+  Model& operator=(Model&&) noexcept = default;
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+  ~Model();
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  const ModelInfo& info() const { return info_; }
+
+ private:
+  Model() = default;
+
+  ModelConfig config_;
+  ModelWeights weights_;
+  ModelInfo info_;
+  std::unique_ptr<SafetensorsFile> file_;          // keeps the mapping alive
+  std::vector<std::vector<float>> owned_buffers_;  // converted (F16/BF16) or realigned tensors
+};
+
+// Keys and values of every layer and head for the positions a sequence has seen so far.
+class KVCache {
+ public:
+  KVCache(const ModelConfig& config, int capacity);
+
+  int size() const { return size_; }
+  int capacity() const { return capacity_; }
+
+  // (capacity, head_dim) views; rows [0, size()) are filled.
+  MatrixRef keys(int layer, int head);
+  MatrixRef values(int layer, int head);
+  ConstMatrixRef keys(int layer, int head) const;
+  ConstMatrixRef values(int layer, int head) const;
+
+  void set_size(int size) { size_ = size; }
+
+ private:
+  int n_head_ = 0;
+  int head_dim_ = 0;
+  int capacity_ = 0;
+  int size_ = 0;
+  std::vector<RowMatrix> keys_;    // per layer: (n_head * capacity, head_dim), head-major
+  std::vector<RowMatrix> values_;
+};
+
+// Which rows of logits a forward pass returns.
+enum class Logits { kAll, kLast };
+
+struct Workspace;  // scratch buffers of the forward pass (src/forward.hpp)
+
+// One sequence being extended over a shared Model. Not thread-safe: use one Session per thread.
+// The Model must outlive the Session.
+class Session {
+ public:
+  // capacity: most positions the session will hold; 0 means the model's context length.
+  explicit Session(const Model& model, int capacity = 0);
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  // Runs `tokens` after the positions already cached and returns their logits: (T, V) for
+  // Logits::kAll, (1, V) for the last token with Logits::kLast. The view stays valid until the
+  // next call. Throws Error(kInvalidArgument) for an empty input, an id outside the vocabulary or
+  // a sequence longer than the context (nothing is changed then).
+  ConstMatrixRef append(std::span<const int> tokens, Logits which = Logits::kAll);
+
+  int size() const { return cache_.size(); }
+  int capacity() const { return cache_.capacity(); }
+  // Forgets positions from n on (n <= size()).
+  void truncate(int n);
+  void clear() { truncate(0); }
+
+  const Model& model() const { return *model_; }
+  const KVCache& cache() const { return cache_; }
+
+ private:
+  const Model* model_;
+  KVCache cache_;
+  std::unique_ptr<Workspace> workspace_;
+};
+
+// Runs independent sequences in one pass: the linear layers see all rows at once, attention stays
+// within each sequence. Returns per sequence its (T_i, V) logits, or (1, V) with Logits::kLast.
+// Equal to running each sequence through its own Session.
+std::vector<RowMatrix> forward_batch(const Model& model, std::span<const std::vector<int>> sequences,
+                                     Logits which = Logits::kAll);
+
+}  // namespace gptrec

@@ -1,0 +1,84 @@
+// Reading and writing the safetensors format, written from its specification:
+//   [8 bytes: header length N, little-endian u64] [N bytes: JSON header] [data]
+// The header maps tensor names to {"dtype", "shape", "data_offsets": [begin, end]} (offsets
+// relative to the start of the data) plus an optional "__metadata__" object of strings.
+//
+// Every length, offset, shape and dtype is checked before any tensor byte is touched; a problem
+// is an Error(kBadModel) naming the file and the tensor.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gptrec {
+
+enum class DType { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU64, kU32, kU16, kU8, kBool };
+
+std::string_view to_string(DType d);
+std::size_t dtype_size(DType d);
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<std::int64_t> shape;
+  std::uint64_t begin = 0;  // byte offsets into the data section
+  std::uint64_t end = 0;
+
+  std::int64_t numel() const;
+};
+
+class SafetensorsFile {
+ public:
+  // Memory-maps and validates the file.
+  static SafetensorsFile open(const std::filesystem::path& path);
+  // Validates an in-memory image; `source` names it in errors. The bytes are copied.
+  static SafetensorsFile from_bytes(std::span<const std::byte> bytes, std::string source);
+
+  const std::string& source() const { return source_; }
+  std::uint64_t file_size() const { return bytes_.size(); }
+  // Tensors in header order.
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // nullptr when absent.
+  const TensorInfo* find(std::string_view name) const;
+  // The tensor's bytes (already checked to lie inside the file).
+  std::span<const std::byte> data(const TensorInfo& t) const;
+
+  // Converts a floating-point tensor (F32, F16, BF16, F64) to float32; other dtypes are errors
+  // naming the tensor. `out` must hold t.numel() values.
+  void read_as_float32(const TensorInfo& t, std::span<float> out) const;
+
+ private:
+  SafetensorsFile() = default;
+  void parse();
+
+  std::string source_;
+  std::shared_ptr<const void> owner_;  // keeps the mapping or buffer alive
+  std::span<const std::byte> bytes_;
+  std::size_t data_start_ = 0;
+  std::vector<TensorInfo> tensors_;
+  std::map<std::string, std::string> metadata_;
+};
+
+struct TensorToWrite {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<std::int64_t> shape;
+  std::span<const std::byte> data;  // numel * dtype_size bytes, little-endian
+};
+
+// Serialises tensors (in the given order, 8-byte aligned data) to a safetensors image.
+std::vector<std::byte> serialize_safetensors(std::span<const TensorToWrite> tensors,
+                                             const std::map<std::string, std::string>& metadata = {});
+// Writes the image atomically (temporary file + rename).
+void write_safetensors(const std::filesystem::path& path, std::span<const TensorToWrite> tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace gptrec

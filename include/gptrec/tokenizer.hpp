@@ -1,0 +1,92 @@
+// Tokenizers: text (or item ids) to token ids and back.
+//
+//   Tokenizer         the common interface
+//   Gpt2Tokenizer     GPT-2 byte-level BPE, identical to OpenAI's encoding (src/tokenizer_bpe.cpp)
+//   ItemVocabulary    one token per catalog item plus special tokens (items.json, docs/FORMATS.md)
+//
+// Tokenizers are immutable after loading; every method is const and safe to call from many
+// threads at once.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace gptrec {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // "gpt2-bpe" or "items".
+  virtual std::string_view kind() const = 0;
+  // Number of ids the tokenizer can produce (the model's vocab_size may be larger).
+  virtual int vocab_size() const = 0;
+  // Text to ids. With allow_special, special-token texts (e.g. "<|endoftext|>") become their
+  // special ids; otherwise they are ordinary text.
+  virtual std::vector<int> encode(std::string_view text, bool allow_special = false) const = 0;
+  // Ids back to text (bytes). Throws Error(kInvalidArgument) for an id outside the vocabulary.
+  virtual std::string decode(std::span<const int> ids) const = 0;
+  // A printable form of one token, for listings (e.g. "Ġthe" for GPT-2, an item id for items).
+  virtual std::string token_text(int id) const = 0;
+};
+
+// Finds and loads the tokenizer of a model directory: tokenizer.json, vocab.json + merges.txt, or
+// items.json. Throws Error(kBadModel) when there is none or it is malformed.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
+
+// One entry of a catalog: an item that can be suggested.
+struct CatalogItem {
+  std::string id;
+  std::string name;
+  std::optional<double> price;
+  std::string category;
+  bool available = true;
+  std::int64_t count = 0;  // purchases in the training data (popularity)
+};
+
+// The item vocabulary of an item model (items.json). Tokens: the special tokens first, then one
+// per item in file order.
+class ItemVocabulary final : public Tokenizer {
+ public:
+  static ItemVocabulary load(const std::filesystem::path& items_json);
+  // `source` names the document in errors (e.g. "items.json: items[3].id: ...").
+  static ItemVocabulary parse(std::string_view json_text, std::string_view source);
+
+  std::string_view kind() const override { return "items"; }
+  int vocab_size() const override;
+  // Whitespace-separated item ids and special-token names ("<sep>"), e.g. "85123A 22423 <sep>".
+  // An unknown item id becomes <unk> if the vocabulary has one; otherwise it is an error.
+  std::vector<int> encode(std::string_view text, bool allow_special = true) const override;
+  std::string decode(std::span<const int> ids) const override;
+  std::string token_text(int id) const override;
+
+  // Special token ids; -1 when the vocabulary has none.
+  int pad_id() const { return pad_; }
+  int bos_id() const { return bos_; }
+  int sep_id() const { return sep_; }
+  int unk_id() const { return unk_; }
+  // Id of items()[0]; items()[j] has id first_item_id() + j.
+  int first_item_id() const { return static_cast<int>(special_tokens_.size()); }
+
+  const std::vector<CatalogItem>& items() const { return items_; }
+  const std::vector<std::string>& special_tokens() const { return special_tokens_; }
+  // Token id of an item id, if the vocabulary has it.
+  std::optional<int> find(std::string_view item_id) const;
+  // The item of a token id, or nullptr for special tokens and ids out of range.
+  const CatalogItem* item_of(int token_id) const;
+
+ private:
+  std::vector<std::string> special_tokens_;
+  std::vector<CatalogItem> items_;
+  std::unordered_map<std::string, int> token_of_item_;
+  int pad_ = -1, bos_ = -1, sep_ = -1, unk_ = -1;
+};
+
+}  // namespace gptrec

@@ -1,0 +1,138 @@
+#include "gptrec/config.hpp"
+
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "gptrec/error.hpp"
+#include "io.hpp"
+
+namespace gptrec {
+
+using json = nlohmann::json;
+
+std::string_view to_string(PositionEncoding p) {
+  return p == PositionEncoding::kLearned ? "learned" : "sinusoidal";
+}
+
+std::string_view to_string(Activation a) {
+  return a == Activation::kGeluTanh ? "gelu_new" : "gelu";
+}
+
+namespace {
+
+[[noreturn]] void fail(std::string_view source, const std::string& what) {
+  throw Error(ErrorCode::kBadModel, std::string(source) + ": " + what);
+}
+
+// Returns the value of the first key present among `names`, or nullptr.
+const json* find_key(const json& obj, std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    auto it = obj.find(name);
+    if (it != obj.end() && !it->is_null()) return &*it;
+  }
+  return nullptr;
+}
+
+int read_int(const json& obj, std::initializer_list<const char*> names, std::string_view source,
+             bool required, int fallback) {
+  const json* v = find_key(obj, names);
+  if (v == nullptr) {
+    if (required) fail(source, std::string("missing key \"") + *names.begin() + "\"");
+    return fallback;
+  }
+  if (!v->is_number_integer() && !v->is_number_unsigned())
+    fail(source, std::string("\"") + *names.begin() + "\": expected an integer, got " + v->dump());
+  const auto value = v->get<std::int64_t>();
+  if (value < 0 || value > std::numeric_limits<int>::max())
+    fail(source, std::string("\"") + *names.begin() + "\": " + std::to_string(value) +
+                     " is out of range");
+  return static_cast<int>(value);
+}
+
+}  // namespace
+
+void ModelConfig::validate(std::string_view source) const {
+  auto positive = [&](int v, const char* key) {
+    if (v <= 0) fail(source, std::string("\"") + key + "\" must be positive, got " + std::to_string(v));
+  };
+  positive(vocab_size, "vocab_size");
+  positive(n_ctx, "n_positions");
+  positive(n_embd, "n_embd");
+  positive(n_layer, "n_layer");
+  positive(n_head, "n_head");
+  positive(n_inner, "n_inner");
+  if (n_embd % n_head != 0)
+    fail(source, "\"n_embd\" (" + std::to_string(n_embd) + ") is not a multiple of \"n_head\" (" +
+                     std::to_string(n_head) + ")");
+  if (position_encoding == PositionEncoding::kSinusoidal && n_embd % 2 != 0)
+    fail(source, "sinusoidal positions need an even \"n_embd\", got " + std::to_string(n_embd));
+  if (!(layer_norm_epsilon > 0.0f) || !(layer_norm_epsilon < 1.0f))
+    fail(source, "\"layer_norm_epsilon\" must be in (0, 1)");
+  // Bounds that keep every buffer size far from overflow; far above any model gptrec targets.
+  constexpr int kMaxDim = 1 << 20;
+  if (vocab_size > (1 << 24) || n_ctx > kMaxDim || n_embd > kMaxDim || n_inner > 4 * kMaxDim ||
+      n_layer > 4096 || n_head > n_embd)
+    fail(source, "model sizes are out of the supported range");
+}
+
+ModelConfig parse_model_config(std::string_view json_text, std::string_view source) {
+  json j;
+  try {
+    j = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    fail(source, std::string("not valid JSON (") + e.what() + ")");
+  }
+  if (!j.is_object()) fail(source, "expected a JSON object");
+
+  ModelConfig c;
+  c.vocab_size = read_int(j, {"vocab_size"}, source, true, 0);
+  c.n_ctx = read_int(j, {"n_positions", "n_ctx", "context_length"}, source, true, 0);
+  c.n_embd = read_int(j, {"n_embd", "hidden_size"}, source, true, 0);
+  c.n_layer = read_int(j, {"n_layer", "num_hidden_layers"}, source, true, 0);
+  c.n_head = read_int(j, {"n_head", "num_attention_heads"}, source, true, 0);
+  c.n_inner = read_int(j, {"n_inner"}, source, false, 4 * c.n_embd);
+
+  if (const json* eps = find_key(j, {"layer_norm_epsilon", "layer_norm_eps"})) {
+    if (!eps->is_number()) fail(source, "\"layer_norm_epsilon\": expected a number");
+    c.layer_norm_epsilon = eps->get<float>();
+  }
+  if (const json* act = find_key(j, {"activation_function"})) {
+    const std::string a = act->is_string() ? act->get<std::string>() : act->dump();
+    if (a == "gelu_new" || a == "gelu_pytorch_tanh" || a == "gelu_fast")
+      c.activation = Activation::kGeluTanh;
+    else if (a == "gelu")
+      c.activation = Activation::kGeluExact;
+    else
+      fail(source, "\"activation_function\": unsupported value " + act->dump() +
+                       " (expected \"gelu_new\", \"gelu_pytorch_tanh\" or \"gelu\")");
+  }
+  if (const json* pe = find_key(j, {"position_encoding"})) {
+    const std::string p = pe->is_string() ? pe->get<std::string>() : pe->dump();
+    if (p == "learned")
+      c.position_encoding = PositionEncoding::kLearned;
+    else if (p == "sinusoidal")
+      c.position_encoding = PositionEncoding::kSinusoidal;
+    else
+      fail(source, "\"position_encoding\": unsupported value " + pe->dump() +
+                       " (expected \"learned\" or \"sinusoidal\")");
+  }
+  // Hugging Face GPT-2 options that change the arithmetic: refuse rather than compute silently
+  // different numbers.
+  for (const char* key : {"scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"}) {
+    if (const json* v = find_key(j, {key}); v != nullptr && v->is_boolean() && v->get<bool>())
+      fail(source, std::string("\"") + key + "\": true is not supported");
+  }
+  if (const json* v = find_key(j, {"scale_attn_weights"}); v != nullptr && v->is_boolean() && !v->get<bool>())
+    fail(source, "\"scale_attn_weights\": false is not supported");
+
+  c.validate(source);
+  return c;
+}
+
+ModelConfig load_model_config(const std::filesystem::path& path) {
+  return parse_model_config(read_text_file(path, ErrorCode::kBadModel), path.string());
+}
+
+}  // namespace gptrec

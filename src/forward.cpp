@@ -1,0 +1,179 @@
+#include "forward.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "gptrec/error.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace gptrec {
+
+namespace {
+
+int max_threads() {
+#ifdef _OPENMP
+  return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+// Grows a buffer to at least (rows, cols); never shrinks, so steady-state calls do not allocate.
+void ensure(RowMatrix& m, Eigen::Index rows, Eigen::Index cols) {
+  if (m.rows() < rows || m.cols() != cols) m.resize(std::max(rows, m.rows()), cols);
+}
+
+void validate(const Model& model, std::span<const Segment> segments) {
+  const ModelConfig& c = model.config();
+  for (std::size_t s = 0; s < segments.size(); ++s) {
+    const Segment& seg = segments[s];
+    const std::string which =
+        segments.size() > 1 ? "sequence " + std::to_string(s) + ": " : std::string();
+    if (seg.tokens.empty()) throw Error(ErrorCode::kInvalidArgument, which + "no tokens to run");
+    for (std::size_t t = 0; t < seg.tokens.size(); ++t) {
+      const int id = seg.tokens[t];
+      if (id < 0 || id >= c.vocab_size)
+        throw Error(ErrorCode::kInvalidArgument,
+                    which + "token id " + std::to_string(id) + " at position " +
+                        std::to_string(t) + " is outside the vocabulary [0, " +
+                        std::to_string(c.vocab_size) + ")");
+    }
+    const auto T = static_cast<long long>(seg.tokens.size());
+    const long long end = seg.shared_size + seg.cache->size() + T;
+    if (end > c.n_ctx)
+      throw Error(ErrorCode::kInvalidArgument,
+                  which + "sequence of " + std::to_string(end) +
+                      " tokens is longer than the model's context of " + std::to_string(c.n_ctx));
+    if (seg.cache->size() + T > seg.cache->capacity())
+      throw Error(ErrorCode::kInvalidArgument,
+                  which + "sequence of " + std::to_string(seg.cache->size() + T) +
+                      " tokens does not fit the session's capacity of " +
+                      std::to_string(seg.cache->capacity()));
+  }
+}
+
+}  // namespace
+
+ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments, Workspace& ws,
+                           Logits which) {
+  validate(model, segments);
+  const ModelConfig& c = model.config();
+  const ModelWeights& w = model.weights();
+  const Eigen::Index C = c.n_embd;
+  const int hd = c.head_dim();
+  const int n_seg = static_cast<int>(segments.size());
+
+  std::vector<Eigen::Index> first_row(segments.size() + 1, 0);
+  Eigen::Index max_t = 0, max_keys = 0;
+  for (int s = 0; s < n_seg; ++s) {
+    const auto T = static_cast<Eigen::Index>(segments[s].tokens.size());
+    first_row[s + 1] = first_row[s] + T;
+    max_t = std::max(max_t, T);
+    max_keys = std::max<Eigen::Index>(
+        max_keys, segments[s].shared_size + segments[s].cache->size() + T);
+  }
+  const Eigen::Index N = first_row[n_seg];
+
+  ensure(ws.x, N, C);
+  ensure(ws.h, N, C);
+  ensure(ws.qkv, N, 3 * C);
+  ensure(ws.attn, N, C);
+  ensure(ws.mlp, N, c.n_inner);
+  const int threads = max_threads();
+  if (static_cast<int>(ws.scores.size()) < threads) ws.scores.resize(threads);
+  for (int i = 0; i < threads; ++i) ensure(ws.scores[i], max_t, max_keys);
+
+  auto x = ws.x.topRows(N);
+  auto h = ws.h.topRows(N);
+  auto qkv = ws.qkv.topRows(N);
+  auto attn = ws.attn.topRows(N);
+  auto mlp = ws.mlp.topRows(N);
+
+  for (int s = 0; s < n_seg; ++s) {
+    const Segment& seg = segments[s];
+    auto rows = x.middleRows(first_row[s], static_cast<Eigen::Index>(seg.tokens.size()));
+    embed_tokens(w.wte.matrix(), seg.tokens, rows);
+    const int first_pos = seg.shared_size + seg.cache->size();
+    if (c.position_encoding == PositionEncoding::kLearned)
+      add_learned_positions(w.wpe.matrix(), first_pos, rows);
+    else
+      add_sinusoidal_positions(first_pos, rows);
+  }
+
+  const int pairs = n_seg * c.n_head;
+  const long long attention_work = static_cast<long long>(max_t) * max_keys * hd * pairs;
+  for (int l = 0; l < c.n_layer; ++l) {
+    const BlockWeights& b = w.blocks[l];
+    layer_norm(x, b.ln_1_weight.vector(), b.ln_1_bias.vector(), c.layer_norm_epsilon, h);
+    linear(h, b.attn_qkv_weight.matrix(), b.attn_qkv_bias.vector(), qkv);
+
+    for (int s = 0; s < n_seg; ++s) {
+      const Segment& seg = segments[s];
+      const auto T = static_cast<Eigen::Index>(seg.tokens.size());
+      const int past = seg.cache->size();
+      for (int hh = 0; hh < c.n_head; ++hh) {
+        seg.cache->keys(l, hh).middleRows(past, T) = qkv.block(first_row[s], C + hh * hd, T, hd);
+        seg.cache->values(l, hh).middleRows(past, T) =
+            qkv.block(first_row[s], 2 * C + hh * hd, T, hd);
+      }
+    }
+
+#pragma omp parallel for schedule(dynamic) num_threads(threads) if (threads > 1 && pairs > 1 && attention_work > 200000)
+    for (int p = 0; p < pairs; ++p) {
+      const int s = p / c.n_head;
+      const int hh = p % c.n_head;
+      const Segment& seg = segments[s];
+      const auto T = static_cast<Eigen::Index>(seg.tokens.size());
+      const KVCache* cache = seg.cache;
+      const Eigen::Index P = seg.shared_size;
+      // With no shared prefix, a zero-row view of the segment's own cache stands in for it.
+      const KVCache* shared = seg.shared != nullptr ? seg.shared : cache;
+      causal_attention_head(qkv.block(first_row[s], hh * hd, T, hd),
+                            shared->keys(l, hh).topRows(P), shared->values(l, hh).topRows(P),
+                            cache->keys(l, hh), cache->values(l, hh), cache->size(),
+                            ws.scores[thread_index()], attn.block(first_row[s], hh * hd, T, hd));
+    }
+
+    linear(attn, b.attn_proj_weight.matrix(), b.attn_proj_bias.vector(), h);
+    x += h;
+    layer_norm(x, b.ln_2_weight.vector(), b.ln_2_bias.vector(), c.layer_norm_epsilon, h);
+    linear(h, b.mlp_fc_weight.matrix(), b.mlp_fc_bias.vector(), mlp);
+    if (c.activation == Activation::kGeluTanh)
+      gelu_tanh(mlp);
+    else
+      gelu_exact(mlp);
+    linear(mlp, b.mlp_proj_weight.matrix(), b.mlp_proj_bias.vector(), h);
+    x += h;
+  }
+  for (const Segment& seg : segments)
+    seg.cache->set_size(seg.cache->size() + static_cast<int>(seg.tokens.size()));
+
+  // Final LayerNorm and head, only on the rows whose logits are wanted.
+  Eigen::Index out_rows = N;
+  if (which == Logits::kLast) {
+    out_rows = n_seg;
+    for (int s = 0; s < n_seg; ++s) h.row(s) = x.row(first_row[s + 1] - 1);
+  } else {
+    h = x;
+  }
+  auto final_rows = h.topRows(out_rows);
+  layer_norm(final_rows, w.ln_f_weight.vector(), w.ln_f_bias.vector(), c.layer_norm_epsilon,
+             final_rows);
+  ensure(ws.logits, out_rows, c.vocab_size);
+  auto logits = ws.logits.topRows(out_rows);
+  logits.noalias() = final_rows * w.head.matrix().transpose();
+  return logits;
+}
+
+}  // namespace gptrec

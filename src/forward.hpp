@@ -1,0 +1,37 @@
+// The packed forward pass shared by Session, forward_batch and continuation scoring (private).
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "gptrec/model.hpp"
+
+namespace gptrec {
+
+// One sequence's part of a packed forward pass: `tokens` follow the `cache->size()` positions
+// already in `cache`, which in turn follow `shared_size` positions of a read-only `shared` cache
+// (a prompt several sequences continue). The new keys and values are written into `cache`.
+struct Segment {
+  std::span<const int> tokens;
+  KVCache* cache = nullptr;
+  const KVCache* shared = nullptr;
+  int shared_size = 0;
+};
+
+struct Workspace {
+  RowMatrix x;       // (N, C) residual stream
+  RowMatrix h;       // (N, C) normalised input / sublayer output
+  RowMatrix qkv;     // (N, 3C)
+  RowMatrix attn;    // (N, C) attention output before the projection
+  RowMatrix mlp;     // (N, n_inner)
+  RowMatrix logits;  // (rows, V)
+  std::vector<RowMatrix> scores;  // per thread: (T, keys)
+};
+
+// Checks every segment (ids in the vocabulary, positions within the context and the cache), runs
+// the model over all of them, advances each cache, and returns the logits: one row per token with
+// Logits::kAll, one row per segment (its last token) with Logits::kLast, in segment order.
+ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments, Workspace& ws,
+                           Logits which);
+
+}  // namespace gptrec

@@ -1,0 +1,245 @@
+#include "gptrec/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <sstream>
+
+#include "forward.hpp"
+#include "gptrec/error.hpp"
+
+namespace gptrec {
+
+namespace {
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// Resolves checkpoint tensor names to the canonical Hugging Face GPT-2 names, checks shapes and
+// values, and produces float32 views. This is the only place that knows checkpoint naming.
+class WeightBinder {
+ public:
+  WeightBinder(const SafetensorsFile& file, std::vector<std::vector<float>>& owned,
+               std::set<std::string>& dtypes, std::int64_t& params)
+      : file_(file), owned_(owned), dtypes_(dtypes), params_(params) {
+    // GPT2LMHeadModel.save_pretrained writes "transformer.h.0...", GPT2Model writes "h.0...".
+    prefix_ = file.find("wte.weight") == nullptr && file.find("transformer.wte.weight") != nullptr
+                  ? "transformer."
+                  : "";
+  }
+
+  const std::string& prefix() const { return prefix_; }
+
+  const TensorInfo* lookup(const std::string& name) const {
+    if (const TensorInfo* t = file_.find(prefix_ + name)) return t;
+    return file_.find(name);
+  }
+
+  // `expected` is the shape; `meaning` explains it in errors, e.g. "(n_embd, 3 * n_embd)".
+  WeightTensor bind(const std::string& name, std::vector<std::int64_t> expected,
+                    const char* meaning) {
+    const TensorInfo* t = lookup(name);
+    if (t == nullptr)
+      throw Error(ErrorCode::kBadModel, file_.source() + ": missing tensor " + prefix_ + name);
+    return bind(*t, expected, meaning);
+  }
+
+  WeightTensor bind(const TensorInfo& t, const std::vector<std::int64_t>& expected,
+                    const char* meaning) {
+    const std::string where = file_.source() + ": tensor " + t.name + ": ";
+    if (t.shape != expected)
+      throw Error(ErrorCode::kBadModel, where + "shape " + shape_text(t.shape) + ", expected " +
+                                            shape_text(expected) + " " + meaning);
+    if (t.dtype != DType::kF32 && t.dtype != DType::kF16 && t.dtype != DType::kBF16)
+      throw Error(ErrorCode::kBadModel, where + "dtype " + std::string(to_string(t.dtype)) +
+                                            " is not supported (expected F32, F16 or BF16)");
+    const auto n = static_cast<std::size_t>(t.numel());
+    const float* data = nullptr;
+    const auto bytes = file_.data(t);
+    if (t.dtype == DType::kF32 &&
+        reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(float) == 0) {
+      data = reinterpret_cast<const float*>(bytes.data());
+    } else {
+      owned_.emplace_back(n);
+      file_.read_as_float32(t, owned_.back());
+      data = owned_.back().data();
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      if (!std::isfinite(data[i]))
+        throw Error(ErrorCode::kBadModel,
+                    where + "element " + std::to_string(i) + " is " +
+                        (std::isnan(data[i]) ? "NaN" : "infinite") + "; weights must be finite");
+    dtypes_.insert(std::string(to_string(t.dtype)));
+    params_ += t.numel();
+    WeightTensor w;
+    w.data = data;
+    w.rows = expected.size() == 2 ? expected[0] : 1;
+    w.cols = expected.size() == 2 ? expected[1] : expected[0];
+    return w;
+  }
+
+ private:
+  const SafetensorsFile& file_;
+  std::vector<std::vector<float>>& owned_;
+  std::set<std::string>& dtypes_;
+  std::int64_t& params_;
+  std::string prefix_;
+};
+
+}  // namespace
+
+Model::~Model() = default;
+
+Model Model::load(const std::filesystem::path& directory) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(directory, ec))
+    throw Error(ErrorCode::kBadModel, directory.string() + ": not a model directory (" +
+                                          (std::filesystem::exists(directory, ec)
+                                               ? "not a directory"
+                                               : "does not exist") +
+                                          ")");
+  ModelConfig config = load_model_config(directory / "config.json");
+  const auto weights_path = directory / "model.safetensors";
+  if (!std::filesystem::exists(weights_path, ec)) {
+    std::string hint;
+    if (std::filesystem::exists(directory / "pytorch_model.bin", ec))
+      hint = " (pytorch_model.bin found: convert it with tools/convert.py)";
+    throw Error(ErrorCode::kBadModel, weights_path.string() + ": missing" + hint);
+  }
+  return from_parts(std::move(config), SafetensorsFile::open(weights_path), directory);
+}
+
+Model Model::from_parts(ModelConfig config, SafetensorsFile file,
+                        const std::filesystem::path& directory) {
+  config.validate(file.source());
+  Model m;
+  m.config_ = config;
+  m.file_ = std::make_unique<SafetensorsFile>(std::move(file));
+  std::set<std::string> dtypes;
+  WeightBinder bind(*m.file_, m.owned_buffers_, dtypes, m.info_.parameter_count);
+
+  const std::int64_t V = config.vocab_size, C = config.n_embd, I = config.n_inner;
+  ModelWeights& w = m.weights_;
+  w.wte = bind.bind("wte.weight", {V, C}, "(vocab_size, n_embd)");
+  if (config.position_encoding == PositionEncoding::kLearned) {
+    w.wpe = bind.bind("wpe.weight", {config.n_ctx, C}, "(n_positions, n_embd)");
+  } else if (bind.lookup("wpe.weight") != nullptr) {
+    throw Error(ErrorCode::kBadModel,
+                m.file_->source() + ": tensor " + bind.prefix() +
+                    "wpe.weight is present but config.json says position_encoding "
+                    "\"sinusoidal\"");
+  }
+  w.blocks.resize(static_cast<std::size_t>(config.n_layer));
+  for (int i = 0; i < config.n_layer; ++i) {
+    const std::string p = "h." + std::to_string(i) + ".";
+    BlockWeights& b = w.blocks[static_cast<std::size_t>(i)];
+    b.ln_1_weight = bind.bind(p + "ln_1.weight", {C}, "(n_embd)");
+    b.ln_1_bias = bind.bind(p + "ln_1.bias", {C}, "(n_embd)");
+    b.attn_qkv_weight = bind.bind(p + "attn.c_attn.weight", {C, 3 * C}, "(n_embd, 3 * n_embd)");
+    b.attn_qkv_bias = bind.bind(p + "attn.c_attn.bias", {3 * C}, "(3 * n_embd)");
+    b.attn_proj_weight = bind.bind(p + "attn.c_proj.weight", {C, C}, "(n_embd, n_embd)");
+    b.attn_proj_bias = bind.bind(p + "attn.c_proj.bias", {C}, "(n_embd)");
+    b.ln_2_weight = bind.bind(p + "ln_2.weight", {C}, "(n_embd)");
+    b.ln_2_bias = bind.bind(p + "ln_2.bias", {C}, "(n_embd)");
+    b.mlp_fc_weight = bind.bind(p + "mlp.c_fc.weight", {C, I}, "(n_embd, n_inner)");
+    b.mlp_fc_bias = bind.bind(p + "mlp.c_fc.bias", {I}, "(n_inner)");
+    b.mlp_proj_weight = bind.bind(p + "mlp.c_proj.weight", {I, C}, "(n_inner, n_embd)");
+    b.mlp_proj_bias = bind.bind(p + "mlp.c_proj.bias", {C}, "(n_embd)");
+  }
+  w.ln_f_weight = bind.bind("ln_f.weight", {C}, "(n_embd)");
+  w.ln_f_bias = bind.bind("ln_f.bias", {C}, "(n_embd)");
+  // The head is never prefixed: GPT2LMHeadModel keeps lm_head beside "transformer.".
+  if (const TensorInfo* head = m.file_->find("lm_head.weight")) {
+    w.head = bind.bind(*head, {V, C}, "(vocab_size, n_embd)");
+    m.info_.tied_head = false;
+  } else {
+    w.head = w.wte;
+    m.info_.tied_head = true;
+  }
+
+  m.info_.directory = directory;
+  m.info_.weights_file = m.file_->source();
+  m.info_.weights_file_bytes = m.file_->file_size();
+  m.info_.dtypes.assign(dtypes.begin(), dtypes.end());
+  m.info_.tensor_prefix = bind.prefix();
+  return m;
+}
+
+KVCache::KVCache(const ModelConfig& config, int capacity)
+    : n_head_(config.n_head), head_dim_(config.head_dim()), capacity_(capacity) {
+  if (capacity < 0 || capacity > config.n_ctx)
+    throw Error(ErrorCode::kInvalidArgument,
+                "KV cache capacity " + std::to_string(capacity) + " is outside [0, " +
+                    std::to_string(config.n_ctx) + "]");
+  keys_.assign(static_cast<std::size_t>(config.n_layer),
+               RowMatrix(static_cast<Eigen::Index>(n_head_) * capacity, head_dim_));
+  values_ = keys_;
+}
+
+MatrixRef KVCache::keys(int layer, int head) {
+  return keys_[static_cast<std::size_t>(layer)].middleRows(
+      static_cast<Eigen::Index>(head) * capacity_, capacity_);
+}
+MatrixRef KVCache::values(int layer, int head) {
+  return values_[static_cast<std::size_t>(layer)].middleRows(
+      static_cast<Eigen::Index>(head) * capacity_, capacity_);
+}
+ConstMatrixRef KVCache::keys(int layer, int head) const {
+  return keys_[static_cast<std::size_t>(layer)].middleRows(
+      static_cast<Eigen::Index>(head) * capacity_, capacity_);
+}
+ConstMatrixRef KVCache::values(int layer, int head) const {
+  return values_[static_cast<std::size_t>(layer)].middleRows(
+      static_cast<Eigen::Index>(head) * capacity_, capacity_);
+}
+
+Session::Session(const Model& model, int capacity)
+    : model_(&model),
+      cache_(model.config(), capacity == 0 ? model.config().n_ctx : capacity),
+      workspace_(std::make_unique<Workspace>()) {}
+
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+ConstMatrixRef Session::append(std::span<const int> tokens, Logits which) {
+  const Segment segment{tokens, &cache_, nullptr, 0};
+  return run_forward(*model_, std::span<const Segment>(&segment, 1), *workspace_, which);
+}
+
+void Session::truncate(int n) {
+  if (n < 0 || n > cache_.size())
+    throw Error(ErrorCode::kInvalidArgument, "cannot truncate a session of " +
+                                                 std::to_string(cache_.size()) + " positions to " +
+                                                 std::to_string(n));
+  cache_.set_size(n);
+}
+
+std::vector<RowMatrix> forward_batch(const Model& model, std::span<const std::vector<int>> sequences,
+                                     Logits which) {
+  std::vector<KVCache> caches;
+  caches.reserve(sequences.size());
+  std::vector<Segment> segments;
+  segments.reserve(sequences.size());
+  for (const auto& seq : sequences) {
+    const int n = static_cast<int>(std::min<std::size_t>(seq.size(), static_cast<std::size_t>(model.config().n_ctx)));
+    caches.emplace_back(model.config(), n);
+    segments.push_back(Segment{seq, &caches.back(), nullptr, 0});
+  }
+  std::vector<RowMatrix> out;
+  if (sequences.empty()) return out;
+  Workspace ws;
+  const ConstMatrixRef logits = run_forward(model, segments, ws, which);
+  Eigen::Index row = 0;
+  for (const auto& seq : sequences) {
+    const Eigen::Index rows = which == Logits::kAll ? static_cast<Eigen::Index>(seq.size()) : 1;
+    out.emplace_back(logits.middleRows(row, rows));
+    row += rows;
+  }
+  return out;
+}
+
+}  // namespace gptrec

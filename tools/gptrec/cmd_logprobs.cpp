@@ -1,0 +1,115 @@
+// gptrec logprobs MODEL_DIR --ids ...: per position, the log-probability of the next given token
+// and the most likely next tokens. JSON output carries full float precision so that others can
+// compare gptrec with a reference implementation.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "commands.hpp"
+#include "gptrec/error.hpp"
+#include "gptrec/model.hpp"
+
+namespace gptrec::cli {
+
+namespace {
+
+struct LogprobsOptions {
+  std::string model_dir;
+  std::vector<int> ids;
+  int top = 5;
+  std::string format = "table";
+};
+
+// log_softmax of one row, in double so that the subtraction keeps float32 inputs' precision.
+std::vector<double> log_softmax(const Eigen::Ref<const Eigen::RowVectorXf>& row) {
+  const double m = row.maxCoeff();
+  double sum = 0.0;
+  for (Eigen::Index i = 0; i < row.size(); ++i) sum += std::exp(static_cast<double>(row[i]) - m);
+  const double lse = m + std::log(sum);
+  std::vector<double> out(static_cast<std::size_t>(row.size()));
+  for (Eigen::Index i = 0; i < row.size(); ++i) out[static_cast<std::size_t>(i)] = row[i] - lse;
+  return out;
+}
+
+int run_logprobs(const LogprobsOptions& o) {
+  if (o.ids.empty()) throw Error(ErrorCode::kInvalidArgument, "--ids: no token ids given");
+  if (o.top < 0) throw Error(ErrorCode::kInvalidArgument, "--top: must be 0 or more");
+  const Model model = Model::load(o.model_dir);
+  Session session(model, std::min<int>(model.config().n_ctx, static_cast<int>(o.ids.size())));
+  const ConstMatrixRef logits = session.append(o.ids, Logits::kAll);
+
+  const auto top_n = static_cast<std::size_t>(std::min(o.top, model.config().vocab_size));
+  nlohmann::ordered_json positions = nlohmann::ordered_json::array();
+  std::vector<int> order(static_cast<std::size_t>(model.config().vocab_size));
+  for (std::size_t t = 0; t < o.ids.size(); ++t) {
+    const std::vector<double> lp = log_softmax(logits.row(static_cast<Eigen::Index>(t)));
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top_n), order.end(),
+                      [&](int a, int b) { return lp[a] > lp[b] || (lp[a] == lp[b] && a < b); });
+    nlohmann::ordered_json p;
+    p["position"] = t;
+    p["token"] = o.ids[t];
+    if (t + 1 < o.ids.size()) {
+      p["next_token"] = o.ids[t + 1];
+      p["next_logprob"] = lp[static_cast<std::size_t>(o.ids[t + 1])];
+    } else {
+      p["next_token"] = nullptr;
+      p["next_logprob"] = nullptr;
+    }
+    nlohmann::ordered_json top = nlohmann::ordered_json::array();
+    for (std::size_t k = 0; k < top_n; ++k)
+      top.push_back({{"token", order[k]}, {"logprob", lp[static_cast<std::size_t>(order[k])]}});
+    p["top"] = std::move(top);
+    positions.push_back(std::move(p));
+  }
+
+  if (o.format == "json") {
+    nlohmann::ordered_json j;
+    j["model_dir"] = o.model_dir;
+    j["tokens"] = o.ids;
+    j["positions"] = std::move(positions);
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%5s %8s %8s %12s  %s\n", "pos", "token", "next", "logprob", "top next tokens");
+  for (const auto& p : positions) {
+    char next[16] = "-", lp[24] = "-";
+    if (!p["next_token"].is_null()) {
+      std::snprintf(next, sizeof next, "%d", p["next_token"].get<int>());
+      std::snprintf(lp, sizeof lp, "%.6f", p["next_logprob"].get<double>());
+    }
+    std::string top;
+    for (const auto& e : p["top"]) {
+      char buf[48];
+      std::snprintf(buf, sizeof buf, "%s%d:%.4f", top.empty() ? "" : "  ", e["token"].get<int>(),
+                    e["logprob"].get<double>());
+      top += buf;
+    }
+    std::printf("%5zu %8d %8s %12s  %s\n", p["position"].get<std::size_t>(), p["token"].get<int>(),
+                next, lp, top.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner add_logprobs(CLI::App& app) {
+  auto o = std::make_shared<LogprobsOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "logprobs", "Log-probabilities of each next token and the top next tokens, per position");
+  sub->add_option("MODEL_DIR", o->model_dir, "Model directory")->required();
+  sub->add_option("--ids", o->ids, "Token ids, comma- or space-separated")
+      ->delimiter(',')
+      ->required();
+  sub->add_option("--top", o->top, "How many most likely next tokens to list per position")
+      ->capture_default_str();
+  sub->add_option("--format", o->format, "Output format")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  return [o] { return run_logprobs(*o); };
+}
+
+}  // namespace gptrec::cli

@@ -1,0 +1,15 @@
+// The subcommands of the gptrec CLI. Each `add_*` registers a subcommand on the app and returns
+// the function that runs it once the command line is parsed (and returns the exit status).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace gptrec::cli {
+
+using Runner = std::function<int()>;
+
+Runner add_info(CLI::App& app);
+Runner add_logprobs(CLI::App& app);
+
+}  // namespace gptrec::cli

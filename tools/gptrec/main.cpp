@@ -1,0 +1,78 @@
+// gptrec: command-line front end of the library. It uses only the public API.
+//
+// Exit status: 0 success; 1 internal error; 2 bad command line; 3 bad input data;
+// 4 bad model directory; 5 file I/O error.
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <new>
+#include <string>
+
+#include "commands.hpp"
+#include "gptrec/error.hpp"
+#include "gptrec/version.hpp"
+
+namespace {
+
+void print_error(const std::string& message) {
+  std::string line = message;
+  for (char& ch : line)
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  std::cerr << "gptrec: error: " << line << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gptrec: personalized shopping suggestions from a GPT model"};
+  app.set_version_flag("--version", std::string("gptrec ") + gptrec::kVersion);
+  app.require_subcommand(1);
+  app.footer(
+      "Exit status: 0 success, 1 internal error, 2 bad command line, 3 bad input data,\n"
+      "4 bad model directory, 5 file I/O error.");
+
+  std::map<CLI::App*, gptrec::cli::Runner> runners;
+  auto add = [&](gptrec::cli::Runner (*adder)(CLI::App&)) {
+    const std::size_t before = app.get_subcommands({}).size();
+    auto runner = adder(app);
+    runners[app.get_subcommands({})[before]] = std::move(runner);
+  };
+  add(gptrec::cli::add_info);
+  add(gptrec::cli::add_logprobs);
+
+  auto is_command = [&](const std::string& name) {
+    for (const CLI::App* sub : app.get_subcommands({}))
+      if (sub->get_name() == name) return true;
+    return false;
+  };
+  if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
+    print_error(std::string("unknown command '") + argv[1] + "' (run 'gptrec --help')");
+    return 2;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    print_error(std::string(e.what()) + " (run 'gptrec --help')");
+    return 2;
+  }
+
+  try {
+    for (CLI::App* sub : app.get_subcommands()) return runners.at(sub)();
+    return 2;
+  } catch (const gptrec::Error& e) {
+    print_error(e.what());
+    return static_cast<int>(e.code());
+  } catch (const std::bad_alloc&) {
+    print_error("out of memory");
+    return 1;
+  } catch (const std::exception& e) {
+    print_error(std::string("internal error: ") + e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,1 @@
+"""Python helpers shared by gptrec's tools (fixtures, converter, trainer, comparisons)."""
