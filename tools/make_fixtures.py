@@ -11,7 +11,8 @@ The expected logits are computed by tools/gptrec_tools/reference.py — PyTorch'
 
 Fixture models (weights drawn with a fixed seed):
   tiny-learned      learned positions, gelu_new, tied head, "transformer." names (as
-                    GPT2LMHeadModel.save_pretrained writes them), F32
+                    GPT2LMHeadModel.save_pretrained writes them), F32; its expected.safetensors
+                    also holds a greedy (argmax) continuation of a prompt
   tiny-learned-f16  the same weights stored as F16; expected logits from the rounded weights
   tiny-sinusoidal   sinusoidal positions, exact-erf gelu, untied lm_head.weight, plain names, F32
   tiny-bf16         tiny-sinusoidal's weights stored as BF16; expected from the rounded weights
@@ -81,11 +82,25 @@ def write_model_dir(path, cfg, sd, dtype="F32"):
     return {k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in as_read.items()}
 
 
-def write_expected(path, ids, logits):
-    """expected.safetensors: "ids" (I64, T) and "logits" (F64, T x V) from the reference."""
-    safetensors_io.save(os.path.join(path, "expected.safetensors"),
-                        {"ids": np.asarray(ids, dtype=np.int64),
-                         "logits": logits.numpy().astype(np.float64)},
+def greedy_continuation(sd, cfg, prompt, n_new, min_margin=1e-3):
+    """Argmax decoding with the reference forward pass; checks that every step's best token wins
+    by at least `min_margin` so that float32 rounding cannot flip the choice."""
+    ids = list(prompt)
+    for _ in range(n_new):
+        last = reference.forward(sd, cfg, ids)[-1]
+        top2 = torch.topk(last, 2).values
+        assert float(top2[0] - top2[1]) > min_margin, "ambiguous argmax: pick another prompt"
+        ids.append(int(torch.argmax(last)))
+    return ids[len(prompt):]
+
+
+def write_expected(path, ids, logits, extra=None):
+    """expected.safetensors: "ids" (I64, T) and "logits" (F64, T x V) from the reference, plus
+    optional extra I64 tensors."""
+    tensors = {"ids": np.asarray(ids, dtype=np.int64), "logits": logits.numpy().astype(np.float64)}
+    for name, values in (extra or {}).items():
+        tensors[name] = np.asarray(values, dtype=np.int64)
+    safetensors_io.save(os.path.join(path, "expected.safetensors"), tensors,
                         metadata={"generator": "tools/make_fixtures.py (PyTorch float64 reference)"})
 
 
@@ -100,7 +115,11 @@ def tiny_fixtures(out_dir):
     for name, dtype in (("tiny-learned", "F32"), ("tiny-learned-f16", "F16")):
         path = os.path.join(out_dir, name)
         stored = write_model_dir(path, learned, sd, dtype)
-        write_expected(path, ids, reference.forward(stored, learned, ids))
+        # Greedy decoding: "greedy_prompt" continued by "greedy_ids" (argmax at every step).
+        prompt = ids[:8]
+        greedy = greedy_continuation(stored, learned, prompt, 24)
+        write_expected(path, ids, reference.forward(stored, learned, ids),
+                       extra={"greedy_prompt": prompt, "greedy_ids": greedy})
 
     sinus = dict(base, activation_function="gelu", position_encoding="sinusoidal")
     sd = random_gpt2(sinus, seed=2, untied_head=True)
