@@ -1,0 +1,48 @@
+// Log-likelihood of continuations given a prompt, with the prompt computed once: its KV cache is
+// shared, read-only, by every continuation, and the continuations run together as one batch.
+// Cost grows with prompt + sum of continuation tokens, not with candidates x prompt.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "gptrec/model.hpp"
+
+namespace gptrec {
+
+struct ContinuationScore {
+  double logprob = 0.0;               // sum of token_logprobs
+  std::vector<double> token_logprobs;  // log P(token t | prompt, tokens before t)
+};
+
+struct ScoringOptions {
+  // Continuation tokens per batched forward pass (bounds the scratch memory).
+  int batch_tokens = 2048;
+};
+
+// Scores each continuation after `prompt` (non-empty). Throws Error(kInvalidArgument) naming the
+// continuation when one is empty, holds an id outside the vocabulary, or does not fit the context
+// after the prompt.
+std::vector<ContinuationScore> score_continuations(const Model& model, std::span<const int> prompt,
+                                                   std::span<const std::vector<int>> continuations,
+                                                   const ScoringOptions& options = {});
+
+// The same, starting from a session that already holds the prompt and the logits of its last
+// position (as returned by Session::append(prompt, Logits::kLast)). The session is not changed.
+std::vector<ContinuationScore> score_continuations(const Session& prompt_session,
+                                                   std::span<const float> prompt_last_logits,
+                                                   std::span<const std::vector<int>> continuations,
+                                                   const ScoringOptions& options = {});
+
+// Perplexity of `ids`: every token after the first is scored exactly once. Windows of `context`
+// tokens (0: the model's) advance by `stride` (0: context / 2; at most context - 1), so every
+// scored token has at least context - stride tokens of left context (the sliding-window method).
+struct PerplexityResult {
+  double total_nll = 0.0;  // sum of -log p over scored tokens
+  long long tokens = 0;    // scored tokens (ids.size() - 1)
+  double perplexity() const;
+};
+PerplexityResult perplexity(const Model& model, std::span<const int> ids, int context = 0,
+                            int stride = 0);
+
+}  // namespace gptrec

@@ -1,0 +1,154 @@
+#include "gptrec/scoring.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "forward.hpp"
+#include "gptrec/error.hpp"
+
+namespace gptrec {
+
+namespace {
+
+// log softmax(row)[token], accumulated in double.
+double token_logprob(const float* row, Eigen::Index n, int token) {
+  float m = row[0];
+  for (Eigen::Index i = 1; i < n; ++i) m = std::max(m, row[i]);
+  double sum = 0;
+  for (Eigen::Index i = 0; i < n; ++i) sum += std::exp(static_cast<double>(row[i] - m));
+  return static_cast<double>(row[token] - m) - std::log(sum);
+}
+
+void check_continuations(const Model& model, int prompt_size,
+                         std::span<const std::vector<int>> continuations) {
+  const ModelConfig& c = model.config();
+  for (std::size_t i = 0; i < continuations.size(); ++i) {
+    const auto& cont = continuations[i];
+    const std::string which = "continuation " + std::to_string(i) + ": ";
+    if (cont.empty()) throw Error(ErrorCode::kInvalidArgument, which + "no tokens");
+    for (const int id : cont)
+      if (id < 0 || id >= c.vocab_size)
+        throw Error(ErrorCode::kInvalidArgument, which + "token id " + std::to_string(id) +
+                                                     " is outside the vocabulary [0, " +
+                                                     std::to_string(c.vocab_size) + ")");
+    if (prompt_size + static_cast<long long>(cont.size()) > c.n_ctx)
+      throw Error(ErrorCode::kInvalidArgument,
+                  which + std::to_string(cont.size()) + " tokens after a prompt of " +
+                      std::to_string(prompt_size) + " exceed the model's context of " +
+                      std::to_string(c.n_ctx));
+  }
+}
+
+}  // namespace
+
+std::vector<ContinuationScore> score_continuations(const Session& prompt_session,
+                                                   std::span<const float> prompt_last_logits,
+                                                   std::span<const std::vector<int>> continuations,
+                                                   const ScoringOptions& options) {
+  const Model& model = prompt_session.model();
+  const int P = prompt_session.size();
+  const auto V = static_cast<Eigen::Index>(model.config().vocab_size);
+  if (P == 0) throw Error(ErrorCode::kInvalidArgument, "scoring needs a non-empty prompt");
+  if (static_cast<Eigen::Index>(prompt_last_logits.size()) != V)
+    throw Error(ErrorCode::kInvalidArgument, "prompt logits do not match the vocabulary size");
+  check_continuations(model, P, continuations);
+
+  std::vector<ContinuationScore> scores(continuations.size());
+  Workspace ws;
+  std::vector<KVCache> caches;
+  std::vector<Segment> segments;
+  std::size_t next = 0;
+  while (next < continuations.size()) {
+    // A batch: continuations until the token budget is used (at least one).
+    std::size_t end = next, tokens = 0;
+    while (end < continuations.size() &&
+           (end == next || tokens + continuations[end].size() <=
+                               static_cast<std::size_t>(std::max(1, options.batch_tokens))))
+      tokens += continuations[end++].size();
+
+    caches.clear();
+    segments.clear();
+    caches.reserve(end - next);
+    for (std::size_t i = next; i < end; ++i) {
+      caches.emplace_back(model.config(), static_cast<int>(continuations[i].size()));
+      segments.push_back(Segment{continuations[i], &caches.back(), &prompt_session.cache(), P});
+    }
+    const ConstMatrixRef logits = run_forward(model, segments, ws, Logits::kAll);
+
+    Eigen::Index row = 0;
+    for (std::size_t i = next; i < end; ++i) {
+      const auto& cont = continuations[i];
+      ContinuationScore& s = scores[i];
+      s.token_logprobs.resize(cont.size());
+      // Token 0 is predicted by the prompt's last position, token t by the continuation's t-1.
+      s.token_logprobs[0] = token_logprob(prompt_last_logits.data(), V, cont[0]);
+      for (std::size_t t = 1; t < cont.size(); ++t)
+        s.token_logprobs[t] =
+            token_logprob(logits.row(row + static_cast<Eigen::Index>(t) - 1).data(), V, cont[t]);
+      for (const double lp : s.token_logprobs) s.logprob += lp;
+      row += static_cast<Eigen::Index>(cont.size());
+    }
+    next = end;
+  }
+  return scores;
+}
+
+std::vector<ContinuationScore> score_continuations(const Model& model, std::span<const int> prompt,
+                                                   std::span<const std::vector<int>> continuations,
+                                                   const ScoringOptions& options) {
+  if (prompt.empty()) throw Error(ErrorCode::kInvalidArgument, "scoring needs a non-empty prompt");
+  if (static_cast<long long>(prompt.size()) > model.config().n_ctx)
+    throw Error(ErrorCode::kInvalidArgument,
+                "prompt of " + std::to_string(prompt.size()) +
+                    " tokens is longer than the model's context of " +
+                    std::to_string(model.config().n_ctx));
+  Session session(model, static_cast<int>(prompt.size()));
+  const ConstMatrixRef last = session.append(prompt, Logits::kLast);
+  const std::vector<float> last_logits(last.data(), last.data() + last.cols());
+  return score_continuations(session, last_logits, continuations, options);
+}
+
+double PerplexityResult::perplexity() const {
+  return tokens > 0 ? std::exp(total_nll / static_cast<double>(tokens)) : 0.0;
+}
+
+PerplexityResult perplexity(const Model& model, std::span<const int> ids, int context, int stride) {
+  const int n_ctx = model.config().n_ctx;
+  if (context == 0) context = n_ctx;
+  if (context < 2 || context > n_ctx)
+    throw Error(ErrorCode::kInvalidArgument, "context must be in [2, " + std::to_string(n_ctx) +
+                                                 "], got " + std::to_string(context));
+  if (stride == 0) stride = context / 2;
+  if (stride < 1 || stride >= context)
+    throw Error(ErrorCode::kInvalidArgument, "stride must be in [1, context - 1], got " +
+                                                 std::to_string(stride));
+  PerplexityResult r;
+  const auto n = static_cast<long long>(ids.size());
+  if (n < 2) return r;
+  Session session(model, context);
+  const auto V = static_cast<Eigen::Index>(model.config().vocab_size);
+  // Windows end at min(context, n), then advance by `stride`; a window is the `context` tokens
+  // before its end, so the tokens it scores (those after the previous window's end) always have
+  // context - stride >= 1 tokens of left context inside it.
+  long long scored_until = 1;  // tokens [1, scored_until) are scored; token 0 has no context
+  long long end = std::min<long long>(context, n);
+  while (true) {
+    const long long begin = std::max<long long>(0, end - context);
+    session.clear();
+    const ConstMatrixRef logits = session.append(
+        ids.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)));
+    for (long long t = scored_until; t < end; ++t) {
+      // Token t is predicted by the window's row for position t - 1.
+      r.total_nll -= token_logprob(logits.row(static_cast<Eigen::Index>(t - 1 - begin)).data(), V,
+                                   ids[static_cast<std::size_t>(t)]);
+      ++r.tokens;
+    }
+    scored_until = end;
+    if (end == n) break;
+    end = std::min(end + stride, n);
+  }
+  return r;
+}
+
+}  // namespace gptrec
