@@ -11,5 +11,7 @@ using Runner = std::function<int()>;
 
 Runner add_info(CLI::App& app);
 Runner add_logprobs(CLI::App& app);
+Runner add_generate(CLI::App& app);
+Runner add_perplexity(CLI::App& app);
 
 }  // namespace gptrec::cli

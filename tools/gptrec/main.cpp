@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   };
   add(gptrec::cli::add_info);
   add(gptrec::cli::add_logprobs);
+  add(gptrec::cli::add_generate);
+  add(gptrec::cli::add_perplexity);
 
   auto is_command = [&](const std::string& name) {
     for (const CLI::App* sub : app.get_subcommands({}))
