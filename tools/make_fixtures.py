@@ -16,6 +16,16 @@ Fixture models (weights drawn with a fixed seed):
   tiny-sinusoidal   sinusoidal positions, exact-erf gelu, untied lm_head.weight, plain names, F32;
                     its expected.safetensors also holds a greedy (argmax) continuation of a prompt
   tiny-bf16         tiny-sinusoidal's weights stored as BF16; expected from the rounded weights
+
+    /usr/bin/python3 tools/make_fixtures.py --tiny-items
+        # tiny-items only (not part of the default run: it trains a model)
+
+  tiny-items        an item model trained by tools/train.py for a few steps on 200 customers of
+                    examples/online-retail-sample.jsonl (width 32, 2 layers, context 64, F32),
+                    with items.json; history.json is a real customer (examples/customers/13113.json), and
+                    expected.safetensors holds that customer's token ids (docs/FORMATS.md,
+                    truncated to the context) and the logits of the trained PyTorch module itself
+                    (a float64 copy, eval mode)
 """
 import argparse
 import json
@@ -131,6 +141,38 @@ def tiny_fixtures(out_dir):
         write_expected(path, ids, reference.forward(stored, sinus, ids), extra)
 
 
+def tiny_items_fixture(out_dir):
+    """Trains the tiny item model and writes tests/data/models/tiny-items (see the docstring)."""
+    import copy
+    import train
+    from gptrec_tools import baskets
+
+    path = os.path.join(out_dir, "tiny-items")
+    sample = os.path.join(ROOT, "examples", "online-retail-sample.jsonl")
+    model = train.main(["--data", sample, "--out", path, "--max-customers", "200", "--min-count", "3",
+                        "--n-embd", "32", "--n-layer", "2", "--n-head", "2", "--n-positions", "64",
+                        "--epochs", "20", "--max-steps", "40", "--batch-tokens", "1024", "--no-valid",
+                        "--lr", "3e-3", "--warmup-steps", "5",
+                        "--dtype", "F32", "--threads", "1", "--seed", "3"])
+    os.remove(os.path.join(path, "README.md"))  # the docstring above says how it was made
+    with open(os.path.join(path, "items.json")) as f:
+        vocab = json.load(f)
+    item_ids = {e["id"]: len(vocab["special_tokens"]) + j for j, e in enumerate(vocab["items"])}
+    # A real customer whose history does not fit the context (the oldest baskets are dropped) and
+    # has items the vocabulary lacks (skipped): examples/customers/13113.json.
+    with open(os.path.join(ROOT, "examples", "customers", "13113.json")) as f:
+        history = json.load(f)
+    ids, dropped = baskets.build_sequence(baskets.baskets_of(history), item_ids, "baskets", 64)
+    with open(os.path.join(path, "history.json"), "w") as f:
+        json.dump(history, f, indent=0)
+        f.write("\n")
+    reference_module = copy.deepcopy(model).double().eval()
+    with torch.no_grad():
+        logits = reference_module(torch.tensor([ids]))[0]
+    write_expected(path, ids, logits)
+    print(f"wrote {path}: {len(ids)} tokens, {dropped} oldest baskets dropped")
+
+
 def gpt2_shaped(out_dir):
     cfg = {"model_type": "gpt2", "vocab_size": 50257, "n_positions": 1024, "n_embd": 768,
            "n_layer": 12, "n_head": 12, "layer_norm_epsilon": 1e-5,
@@ -145,10 +187,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "data", "models"))
     ap.add_argument("--gpt2-shaped", metavar="DIR", help="write only the GPT-2-shaped random model")
+    ap.add_argument("--tiny-items", action="store_true", help="write only tiny-items (trains a small item model)")
     args = ap.parse_args()
     torch.manual_seed(0)
     if args.gpt2_shaped:
         gpt2_shaped(args.gpt2_shaped)
+    elif args.tiny_items:
+        tiny_items_fixture(args.out)
     else:
         tiny_fixtures(args.out)
         print(f"wrote fixtures under {args.out}")
