@@ -37,6 +37,55 @@ class Tokenizer {
   virtual std::string token_text(int id) const = 0;
 };
 
+// GPT-2 byte-level BPE, identical to OpenAI's GPT-2 encoding (tiktoken "gpt2").
+//
+// encode: the text is split at special tokens (only when allowed), each remaining span is cut
+// into pre-tokens by GPT-2's pattern
+//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+// (Unicode letters, numbers and White_Space; no normalisation), and each pre-token's bytes are
+// merged by rank. Any byte string is accepted: bytes that are not valid UTF-8 are pre-tokenized
+// one by one as punctuation, and decode gives back the exact bytes.
+class Gpt2Tokenizer final : public Tokenizer {
+ public:
+  // Hugging Face layout: vocab.json (token string -> id, strings in GPT-2's byte-to-unicode
+  // alphabet) and merges.txt (optional "#version" line, then one "A B" merge per line, by rank).
+  // Vocabulary entries that are neither single bytes nor made by a merge are special tokens
+  // (GPT-2: "<|endoftext|>" = 50256).
+  static Gpt2Tokenizer load(const std::filesystem::path& vocab_json,
+                            const std::filesystem::path& merges_txt);
+  // A Hugging Face tokenizer.json of a byte-level BPE model (pre_tokenizer ByteLevel, no
+  // normalizer). Its added_tokens marked special are special tokens; others are always matched.
+  static Gpt2Tokenizer load_tokenizer_json(const std::filesystem::path& tokenizer_json);
+  // The same from memory; `*_source` names the documents in errors.
+  static Gpt2Tokenizer parse(std::string_view vocab_json, std::string_view merges_txt,
+                             std::string_view vocab_source = "vocab.json",
+                             std::string_view merges_source = "merges.txt");
+  static Gpt2Tokenizer parse_tokenizer_json(std::string_view json_text,
+                                            std::string_view source = "tokenizer.json");
+
+  std::string_view kind() const override { return "gpt2-bpe"; }
+  int vocab_size() const override;
+  std::vector<int> encode(std::string_view text, bool allow_special = false) const override;
+  // Appends the ids of `text` to `ids` (no special tokens), reusing its capacity.
+  void encode_ordinary(std::string_view text, std::vector<int>& ids) const;
+  std::string decode(std::span<const int> ids) const override;
+  // The vocabulary string, e.g. "Ġthe" for " the"; a special token's text.
+  std::string token_text(int id) const override;
+  // The exact bytes of one token.
+  std::string_view token_bytes(int id) const;
+  // Id of a special token's text (e.g. "<|endoftext|>"), if it is one.
+  std::optional<int> special_token(std::string_view text) const;
+
+  // GPT-2's pre-tokens of `text`, as views into it (concatenated, they give back `text`).
+  static std::vector<std::string_view> pretokenize(std::string_view text);
+
+  struct Tables;  // private, in src/tokenizer_bpe.cpp
+
+ private:
+  explicit Gpt2Tokenizer(std::shared_ptr<const Tables> tables) : tables_(std::move(tables)) {}
+  std::shared_ptr<const Tables> tables_;  // immutable, shared by copies
+};
+
 // Finds and loads the tokenizer of a model directory: tokenizer.json, vocab.json + merges.txt, or
 // items.json. Throws Error(kBadModel) when there is none or it is malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
