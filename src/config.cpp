@@ -20,6 +20,12 @@ std::string_view to_string(Activation a) {
   return a == Activation::kGeluTanh ? "gelu_new" : "gelu";
 }
 
+std::string_view to_string(ModelKind k) { return k == ModelKind::kText ? "text" : "items"; }
+
+std::string_view to_string(SequenceFormat f) {
+  return f == SequenceFormat::kBaskets ? "baskets" : "items";
+}
+
 namespace {
 
 [[noreturn]] void fail(std::string_view source, const std::string& what) {
@@ -126,6 +132,28 @@ ModelConfig parse_model_config(std::string_view json_text, std::string_view sour
   }
   if (const json* v = find_key(j, {"scale_attn_weights"}); v != nullptr && v->is_boolean() && !v->get<bool>())
     fail(source, "\"scale_attn_weights\": false is not supported");
+
+  if (const json* g = find_key(j, {"gptrec"})) {
+    if (!g->is_object()) fail(source, "\"gptrec\": expected an object");
+    if (const json* kind = find_key(*g, {"kind"})) {
+      if (*kind == "items")
+        c.kind = ModelKind::kItems;
+      else if (*kind == "text")
+        c.kind = ModelKind::kText;
+      else
+        fail(source, "\"gptrec.kind\": unsupported value " + kind->dump() +
+                         " (expected \"items\" or \"text\")");
+    }
+    if (const json* f = find_key(*g, {"sequence_format"})) {
+      if (*f == "baskets")
+        c.sequence_format = SequenceFormat::kBaskets;
+      else if (*f == "items")
+        c.sequence_format = SequenceFormat::kItems;
+      else
+        fail(source, "\"gptrec.sequence_format\": unsupported value " + f->dump() +
+                         " (expected \"baskets\" or \"items\")");
+    }
+  }
 
   c.validate(source);
   return c;

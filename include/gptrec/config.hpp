@@ -12,9 +12,15 @@ namespace gptrec {
 
 enum class PositionEncoding { kLearned, kSinusoidal };
 enum class Activation { kGeluTanh, kGeluExact };
+// A text model reads tokenized text; an item model has one token per catalog item (items.json).
+enum class ModelKind { kText, kItems };
+// How an item model's history becomes tokens (docs/FORMATS.md).
+enum class SequenceFormat { kBaskets, kItems };
 
 std::string_view to_string(PositionEncoding p);
 std::string_view to_string(Activation a);
+std::string_view to_string(ModelKind k);
+std::string_view to_string(SequenceFormat f);
 
 struct ModelConfig {
   int vocab_size = 0;
@@ -26,6 +32,9 @@ struct ModelConfig {
   float layer_norm_epsilon = 1e-5f;
   Activation activation = Activation::kGeluTanh;
   PositionEncoding position_encoding = PositionEncoding::kLearned;
+  // From the optional "gptrec" object: {"kind": "items", "sequence_format": "baskets"}.
+  ModelKind kind = ModelKind::kText;
+  SequenceFormat sequence_format = SequenceFormat::kBaskets;
 
   int head_dim() const { return n_embd / n_head; }
 

@@ -13,5 +13,6 @@ Runner add_info(CLI::App& app);
 Runner add_logprobs(CLI::App& app);
 Runner add_generate(CLI::App& app);
 Runner add_perplexity(CLI::App& app);
+Runner add_suggest(CLI::App& app);
 
 }  // namespace gptrec::cli

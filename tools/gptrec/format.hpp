@@ -1,8 +1,11 @@
-// Small text-formatting helpers shared by the subcommands.
+// Text-formatting helpers shared by the subcommands.
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace gptrec::cli {
 
@@ -10,5 +13,25 @@ namespace gptrec::cli {
 std::string with_thousands(std::int64_t n);
 // 1536 -> "1.5 KiB"
 std::string human_bytes(std::uint64_t n);
+// Characters on screen of UTF-8 text (one per code point).
+std::size_t display_width(std::string_view s);
+// At most `width` code points, ending in "…" when cut.
+std::string truncate_display(std::string_view s, std::size_t width);
+// "a, b, c and 4 more"
+std::string join_limited(const std::vector<std::string>& items, std::size_t limit);
+// One line on stderr: "gptrec: warning: ..."
+void warn(const std::string& message);
+
+// A table with aligned columns; `right` says which columns are right-aligned.
+class Table {
+ public:
+  Table(std::vector<std::string> header, std::vector<bool> right);
+  void add(std::vector<std::string> row);
+  void print(std::FILE* out) const;
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+  std::vector<bool> right_;
+};
 
 }  // namespace gptrec::cli

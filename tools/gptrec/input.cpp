@@ -1,6 +1,8 @@
 #include "input.hpp"
 
 #include <cerrno>
+#include <cstdlib>
+#include <filesystem>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -23,6 +25,21 @@ std::string read_input(const std::string& path) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw Error(ErrorCode::kIo, path + ": read failed");
   return text;
+}
+
+}  // namespace gptrec::cli
+
+namespace gptrec::cli {
+
+std::string default_model_dir() {
+  if (const char* env = std::getenv("GPTREC_MODEL"); env != nullptr && *env != '\0') return env;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path().parent_path() / "share" / "gptrec" / "models" / "online-retail";
+    if (std::filesystem::exists(installed / "config.json", ec)) return installed.string();
+  }
+  return GPTREC_SOURCE_MODELS_DIR "/online-retail";
 }
 
 }  // namespace gptrec::cli

@@ -10,3 +10,12 @@ namespace gptrec::cli {
 std::string read_input(const std::string& path);
 
 }  // namespace gptrec::cli
+
+namespace gptrec::cli {
+
+// The model `suggest` and `score` use without --model: $GPTREC_MODEL if set, else the installed
+// share/gptrec/models/online-retail beside the executable, else the source tree's
+// models/online-retail.
+std::string default_model_dir();
+
+}  // namespace gptrec::cli

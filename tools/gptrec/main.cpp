@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     auto runner = adder(app);
     runners[app.get_subcommands({})[before]] = std::move(runner);
   };
+  add(gptrec::cli::add_suggest);
   add(gptrec::cli::add_info);
   add(gptrec::cli::add_logprobs);
   add(gptrec::cli::add_generate);

@@ -1,0 +1,82 @@
+// Customer histories and catalogs: parsing, validation (errors name the JSON path), and the
+// grouping of purchases into baskets. Nothing here touches a model.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "gptrec/tokenizer.hpp"  // CatalogItem
+
+namespace gptrec {
+
+enum class EventType { kPurchase, kView, kCart, kReturn, kRating };
+std::string_view to_string(EventType t);
+
+struct Event {
+  std::string item;
+  EventType type = EventType::kPurchase;
+  // Seconds since 1970-01-01T00:00:00 of the written date-time, converted to UTC when the
+  // timestamp has an offset; absent when the event has no timestamp.
+  std::optional<std::int64_t> time;
+  std::string date;     // "YYYY-MM-DD" as written ("" without a timestamp)
+  double quantity = 1;
+  std::string order;    // "" when absent
+  std::optional<double> rating;
+};
+
+// A customer's events, sorted by time (stable: events at the same time keep their input order).
+struct History {
+  std::string customer_id;
+  std::vector<Event> events;
+};
+
+// Parses a history document: {"customer_id": "...", "events": [...]} or a bare array of events.
+// Each event: "item" (string or integer, required), "type" (purchase|view|cart|return|rating,
+// default purchase), "timestamp" or "date" (ISO 8601 date or date-time), "quantity", "order"
+// (string or integer), "rating". Other fields are ignored. Either every event has a timestamp or
+// none has (then input order is time order). At most `max_events` events are accepted: a longer
+// history keeps its most recent ones. Errors: Error(kBadInput) "<source>: events[3].timestamp:
+// not a date (...)".
+History parse_history(std::string_view json_text, std::string_view source,
+                      std::size_t max_events = 1'000'000);
+
+// Parses "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.frac]]" (or a space for T) with an optional "Z" or
+// "+HH:MM" / "-HH:MM" offset. Returns seconds since the epoch and the written date, or nullopt.
+std::optional<std::pair<std::int64_t, std::string>> parse_timestamp(std::string_view text);
+
+// A basket: the distinct items of one order (or one calendar date when events have no order;
+// one event when they have neither), in order of first appearance.
+struct Basket {
+  std::string key;
+  std::optional<std::int64_t> time;  // time of its first event
+  std::vector<std::string> items;
+};
+
+// The purchase events grouped into baskets, ordered by their first event (stable).
+std::vector<Basket> purchase_baskets(const History& history);
+
+// A list of items that can be suggested. Parsed from [{...}, ...] or {"items": [...]}: "id" (or
+// "item"), "name" (default: the id), "price", "category", "available" (default true), "count"
+// (or "purchases"). Errors name the path: "catalog.json: [4].price: expected a number".
+class Catalog {
+ public:
+  Catalog() = default;
+  explicit Catalog(std::vector<CatalogItem> items);
+  static Catalog parse(std::string_view json_text, std::string_view source);
+  static Catalog load(const std::filesystem::path& path);
+
+  const std::vector<CatalogItem>& items() const { return items_; }
+  const CatalogItem* find(std::string_view id) const;
+  bool empty() const { return items_.empty(); }
+
+ private:
+  std::vector<CatalogItem> items_;
+  std::unordered_map<std::string, std::size_t> index_;
+};
+
+}  // namespace gptrec

@@ -1,0 +1,129 @@
+// The recommender: a customer's history in, ranked, filtered and explained catalog suggestions
+// out. One API over two kinds of model:
+//   item models  one token per catalog item; one forward pass over the history scores every item
+//                (score = probability, softmax over the item tokens);
+//   text models  any GPT-2 checkpoint; the history is rendered into a prompt and every candidate's
+//                name is scored by its mean token log-probability after the prompt (the prompt is
+//                computed once and shared by all candidates).
+// Suggestions are always catalog items. A Recommender is immutable after loading; recommend() is
+// const and may be called from many threads at once.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gptrec/config.hpp"
+#include "gptrec/history.hpp"
+#include "gptrec/model.hpp"
+#include "gptrec/tokenizer.hpp"
+
+namespace gptrec {
+
+// The tokens an item model sees for a history (docs/FORMATS.md "Sequences of an item model").
+struct ItemSequence {
+  std::vector<int> tokens;        // starts with <bos>
+  std::vector<int> item_index;    // per token: index into `items`, or -1 for special tokens
+  std::vector<std::string> items;  // distinct known purchased items in the kept part, oldest first
+  int dropped_baskets = 0;        // oldest baskets (events, in the items format) left out to fit
+  int dropped_items = 0;          // item tokens left out with them
+  std::vector<std::string> unknown_items;  // distinct purchased items the vocabulary lacks
+};
+
+// Builds the sequence from purchase baskets, skipping unknown items (and baskets left empty) and
+// keeping the most recent baskets whose tokens fit in max_tokens (<bos> always kept).
+ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Basket> baskets,
+                                 SequenceFormat format, int max_tokens);
+
+// How a text model's prompt is written (recommender.json in the model directory; all optional).
+struct PromptTemplate {
+  std::string prompt = "A shopper's past purchases, oldest first: {history}.\nTheir next purchase:";
+  std::string history_item = "{name}";
+  std::string separator = "; ";
+  std::string candidate = " {name}";
+  int max_history_items = 50;  // most recent distinct items rendered
+
+  // Parses recommender.json; `source` names it in errors.
+  static PromptTemplate parse(std::string_view json_text, std::string_view source);
+};
+
+struct RecommendOptions {
+  int top_n = 10;
+  bool exclude_purchased = false;       // only items the customer has not bought
+  std::optional<std::string> category;  // only items of this category
+  bool explain = false;                 // attribute each suggestion to history items
+  int explain_reasons = 2;              // history items named per suggestion
+  int explain_candidates = 32;          // most recent distinct history items tried by occlusion
+};
+
+struct Reason {
+  std::string item_id;
+  std::string name;
+  double effect = 0;  // score with the history - score without this item (log scale)
+};
+
+struct Suggestion {
+  int rank = 0;
+  const CatalogItem* item = nullptr;  // points into the Recommender's catalog
+  double score = 0;
+  bool purchased_before = false;
+  std::vector<Reason> because;  // with options.explain: items that raised the score most
+};
+
+enum class ScoreKind { kProbability, kMeanLogprob, kPopularity };
+std::string_view to_string(ScoreKind k);
+
+struct Recommendations {
+  std::string customer_id;
+  ScoreKind score_kind = ScoreKind::kProbability;
+  // Set when the model could not be used (no known purchases): suggestions by popularity.
+  std::optional<std::string> fallback_reason;
+  std::vector<std::string> unknown_items;  // skipped history items
+  int history_items_used = 0;              // distinct purchased items the model saw
+  int dropped_baskets = 0;                 // oldest baskets left out to fit the context
+  std::vector<Suggestion> suggestions;
+};
+
+class Recommender {
+ public:
+  // Loads a model directory. Item models use their items.json as catalog unless `catalog` is
+  // given: then the candidates are the catalog's items that the model knows, with the catalog's
+  // names, prices, categories and availability. Text models need a catalog.
+  // Errors: Error(kBadModel) for the model, Error(kInvalidArgument) for a missing catalog.
+  static Recommender load(const std::filesystem::path& model_dir,
+                          std::optional<Catalog> catalog = std::nullopt);
+
+  Recommendations recommend(const History& history, const RecommendOptions& options) const;
+
+  ModelKind kind() const { return model_->config().kind; }
+  const Model& model() const { return *model_; }
+  const std::filesystem::path& directory() const { return directory_; }
+  // Candidate items (the catalog the recommender suggests from).
+  const std::vector<CatalogItem>& catalog() const { return catalog_; }
+  // Catalog items that could not be scored (unknown to an item model).
+  const std::vector<std::string>& unscorable_items() const { return unscorable_; }
+
+ private:
+  Recommender() = default;
+  Recommendations recommend_items(const History& history, const RecommendOptions& options) const;
+  Recommendations recommend_text(const History& history, const RecommendOptions& options) const;
+  void rank_by_popularity(const std::vector<bool>& allowed, int top_n, Recommendations& out) const;
+  std::vector<bool> allowed_candidates(const History& history, const RecommendOptions& options) const;
+
+  std::filesystem::path directory_;
+  std::shared_ptr<const Model> model_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  const ItemVocabulary* vocab_ = nullptr;  // item models: tokenizer_ as ItemVocabulary
+  std::vector<CatalogItem> catalog_;       // candidates
+  std::vector<int> candidate_token_;       // item models: token id per candidate
+  std::vector<std::vector<int>> candidate_tokens_;  // text models: tokens of each candidate text
+  std::vector<std::size_t> by_popularity_;  // candidate indices, most popular first
+  std::unordered_map<std::string, std::size_t> candidate_index_;
+  std::vector<std::string> unscorable_;
+  PromptTemplate template_;
+};
+
+}  // namespace gptrec

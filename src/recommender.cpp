@@ -1,0 +1,512 @@
+#include "gptrec/recommender.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+#include "forward.hpp"
+#include "gptrec/error.hpp"
+#include "gptrec/scoring.hpp"
+#include "io.hpp"
+
+namespace gptrec {
+
+using json = nlohmann::json;
+
+std::string_view to_string(ScoreKind k) {
+  switch (k) {
+    case ScoreKind::kProbability: return "probability";
+    case ScoreKind::kMeanLogprob: return "mean_logprob";
+    case ScoreKind::kPopularity: return "popularity";
+  }
+  return "?";
+}
+
+namespace {
+
+// Replaces every "{key}" in `text` by its value.
+std::string render(std::string text, std::initializer_list<std::pair<std::string_view, std::string_view>> values) {
+  for (const auto& [key, value] : values) {
+    const std::string placeholder = "{" + std::string(key) + "}";
+    for (std::size_t at = text.find(placeholder); at != std::string::npos;
+         at = text.find(placeholder, at + value.size()))
+      text.replace(at, placeholder.size(), value);
+  }
+  return text;
+}
+
+bool same_text_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Softmax over the item tokens [first, first + n) of a logits row, as log-probabilities.
+void item_log_probs(const float* logits, int first, int n, std::vector<double>& out) {
+  out.resize(static_cast<std::size_t>(n));
+  double m = -INFINITY;
+  for (int j = 0; j < n; ++j) m = std::max(m, static_cast<double>(logits[first + j]));
+  double sum = 0;
+  for (int j = 0; j < n; ++j) sum += std::exp(logits[first + j] - m);
+  const double lse = m + std::log(sum);
+  for (int j = 0; j < n; ++j) out[static_cast<std::size_t>(j)] = logits[first + j] - lse;
+}
+
+// The tokens of `seq` without every occurrence of item `drop` (an index into seq.items); baskets
+// left empty lose their <sep> too.
+std::vector<int> without_item(const ItemSequence& seq, int drop, int sep_id) {
+  std::vector<int> out;
+  out.reserve(seq.tokens.size());
+  std::size_t basket_start = 0;
+  bool basket_has_items = false;
+  for (std::size_t t = 0; t < seq.tokens.size(); ++t) {
+    const int token = seq.tokens[t];
+    if (t == 0) {
+      out.push_back(token);  // <bos>
+      basket_start = out.size();
+      continue;
+    }
+    if (token == sep_id) {
+      if (basket_has_items) out.push_back(token);
+      else out.resize(basket_start);
+      basket_start = out.size();
+      basket_has_items = false;
+      continue;
+    }
+    if (seq.item_index[t] == drop) continue;
+    out.push_back(token);
+    basket_has_items = true;
+  }
+  return out;
+}
+
+}  // namespace
+
+ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Basket> baskets,
+                                 SequenceFormat format, int max_tokens) {
+  ItemSequence seq;
+  if (max_tokens < 1) throw Error(ErrorCode::kInvalidArgument, "max_tokens must be at least 1");
+  // Known tokens per basket, and the unknown items (distinct, first seen first).
+  std::vector<std::vector<std::pair<int, const std::string*>>> known(baskets.size());
+  std::unordered_set<std::string> unknown_seen;
+  for (std::size_t b = 0; b < baskets.size(); ++b)
+    for (const std::string& item : baskets[b].items) {
+      if (auto id = vocab.find(item)) known[b].emplace_back(*id, &item);
+      else if (unknown_seen.insert(item).second) seq.unknown_items.push_back(item);
+    }
+
+  // In the items format every item is a unit; in the baskets format a basket and its <sep> are.
+  const bool baskets_format = format == SequenceFormat::kBaskets;
+  std::vector<std::pair<int, const std::string*>> units_flat;  // items format
+  std::size_t first_kept = known.size();  // baskets format: first basket kept
+  int budget = max_tokens - 1;            // after <bos>
+  std::size_t first_item_kept = 0;        // items format: first (flattened) item kept
+  if (baskets_format) {
+    for (std::size_t b = known.size(); b-- > 0;) {
+      if (known[b].empty()) continue;
+      const int need = static_cast<int>(known[b].size()) + 1;
+      if (need > budget) {
+        // The most recent basket alone is longer than the context: keep its last items.
+        if (first_kept == known.size() && budget >= 2) {
+          const auto keep = static_cast<std::size_t>(budget - 1);
+          seq.dropped_items += static_cast<int>(known[b].size() - keep);
+          known[b].erase(known[b].begin(), known[b].end() - static_cast<std::ptrdiff_t>(keep));
+          first_kept = b;
+          budget = 0;
+        }
+        break;
+      }
+      budget -= need;
+      first_kept = b;
+    }
+    for (std::size_t b = 0; b < first_kept; ++b)
+      if (!known[b].empty()) {
+        ++seq.dropped_baskets;
+        seq.dropped_items += static_cast<int>(known[b].size());
+      }
+  } else {
+    for (const auto& basket : known) units_flat.insert(units_flat.end(), basket.begin(), basket.end());
+    if (static_cast<int>(units_flat.size()) > budget) {
+      first_item_kept = units_flat.size() - static_cast<std::size_t>(budget);
+      seq.dropped_baskets = static_cast<int>(first_item_kept);
+      seq.dropped_items = static_cast<int>(first_item_kept);
+    }
+  }
+
+  std::unordered_map<std::string_view, int> index_of;
+  auto push_item = [&](int token, const std::string* item) {
+    auto [it, inserted] = index_of.emplace(*item, static_cast<int>(seq.items.size()));
+    if (inserted) seq.items.push_back(*item);
+    seq.tokens.push_back(token);
+    seq.item_index.push_back(it->second);
+  };
+  seq.tokens.push_back(vocab.bos_id());
+  seq.item_index.push_back(-1);
+  if (baskets_format) {
+    for (std::size_t b = first_kept; b < known.size(); ++b) {
+      if (known[b].empty()) continue;
+      for (const auto& [token, item] : known[b]) push_item(token, item);
+      seq.tokens.push_back(vocab.sep_id());
+      seq.item_index.push_back(-1);
+    }
+  } else {
+    for (std::size_t i = first_item_kept; i < units_flat.size(); ++i)
+      push_item(units_flat[i].first, units_flat[i].second);
+  }
+  return seq;
+}
+
+PromptTemplate PromptTemplate::parse(std::string_view json_text, std::string_view source) {
+  json j;
+  try {
+    j = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    throw Error(ErrorCode::kBadModel, std::string(source) + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object()) throw Error(ErrorCode::kBadModel, std::string(source) + ": expected an object");
+  PromptTemplate t;
+  auto text = [&](const char* key, std::string& out) {
+    auto it = j.find(key);
+    if (it == j.end()) return;
+    if (!it->is_string())
+      throw Error(ErrorCode::kBadModel, std::string(source) + ": " + key + ": expected a string");
+    out = it->get<std::string>();
+  };
+  text("prompt", t.prompt);
+  text("history_item", t.history_item);
+  text("separator", t.separator);
+  text("candidate", t.candidate);
+  if (auto it = j.find("max_history_items"); it != j.end()) {
+    if (!it->is_number_integer() || it->get<int>() < 1)
+      throw Error(ErrorCode::kBadModel, std::string(source) + ": max_history_items: expected a positive integer");
+    t.max_history_items = it->get<int>();
+  }
+  if (t.prompt.find("{history}") == std::string::npos)
+    throw Error(ErrorCode::kBadModel, std::string(source) + ": prompt: must contain {history}");
+  return t;
+}
+
+Recommender Recommender::load(const std::filesystem::path& model_dir, std::optional<Catalog> catalog) {
+  Recommender r;
+  r.directory_ = model_dir;
+  r.model_ = std::make_shared<const Model>(Model::load(model_dir));
+  const ModelConfig& config = r.model_->config();
+  std::error_code ec;
+
+  if (config.kind == ModelKind::kItems) {
+    const auto items_path = model_dir / "items.json";
+    if (!std::filesystem::exists(items_path, ec))
+      throw Error(ErrorCode::kBadModel, items_path.string() + ": missing (an item model needs its item vocabulary)");
+    auto vocab = std::make_shared<const ItemVocabulary>(ItemVocabulary::load(items_path));
+    if (vocab->vocab_size() > config.vocab_size)
+      throw Error(ErrorCode::kBadModel, items_path.string() + ": " + std::to_string(vocab->vocab_size()) +
+                                            " tokens, more than the model's vocab_size of " +
+                                            std::to_string(config.vocab_size));
+    r.vocab_ = vocab.get();
+    r.tokenizer_ = vocab;
+    if (catalog) {
+      for (const CatalogItem& item : catalog->items()) {
+        if (auto token = vocab->find(item.id)) {
+          CatalogItem merged = item;
+          if (merged.count == 0) merged.count = vocab->item_of(*token)->count;
+          r.catalog_.push_back(std::move(merged));
+          r.candidate_token_.push_back(*token);
+        } else {
+          r.unscorable_.push_back(item.id);
+        }
+      }
+    } else {
+      for (std::size_t j = 0; j < vocab->items().size(); ++j) {
+        r.catalog_.push_back(vocab->items()[j]);
+        r.candidate_token_.push_back(vocab->first_item_id() + static_cast<int>(j));
+      }
+    }
+  } else {
+    r.tokenizer_ = load_tokenizer(model_dir);
+    if (r.tokenizer_->kind() == "items")
+      throw Error(ErrorCode::kBadModel, (model_dir / "config.json").string() +
+                                            ": the directory has items.json but config.json does not "
+                                            "say \"gptrec\": {\"kind\": \"items\"}");
+    const auto template_path = model_dir / "recommender.json";
+    if (std::filesystem::exists(template_path, ec))
+      r.template_ = PromptTemplate::parse(read_text_file(template_path, ErrorCode::kBadModel),
+                                          template_path.string());
+    if (!catalog)
+      throw Error(ErrorCode::kInvalidArgument,
+                  model_dir.string() + " is a text model: it suggests from a catalog (--catalog FILE)");
+    r.catalog_ = catalog->items();
+    for (const CatalogItem& item : r.catalog_) {
+      auto tokens = r.tokenizer_->encode(render(r.template_.candidate, {{"name", item.name}, {"id", item.id}}));
+      if (tokens.empty() || static_cast<int>(tokens.size()) >= config.n_ctx)
+        throw Error(ErrorCode::kBadInput, "catalog item " + item.id + ": its text has " +
+                                              std::to_string(tokens.size()) +
+                                              " tokens; it must have 1 to " + std::to_string(config.n_ctx - 1));
+      r.candidate_tokens_.push_back(std::move(tokens));
+    }
+  }
+  for (std::size_t i = 0; i < r.catalog_.size(); ++i) r.candidate_index_.emplace(r.catalog_[i].id, i);
+  r.by_popularity_.resize(r.catalog_.size());
+  for (std::size_t i = 0; i < r.catalog_.size(); ++i) r.by_popularity_[i] = i;
+  std::stable_sort(r.by_popularity_.begin(), r.by_popularity_.end(),
+                   [&](std::size_t a, std::size_t b) { return r.catalog_[a].count > r.catalog_[b].count; });
+  return r;
+}
+
+std::vector<bool> Recommender::allowed_candidates(const History& history,
+                                                  const RecommendOptions& options) const {
+  std::unordered_set<std::string_view> purchased;
+  if (options.exclude_purchased)
+    for (const Event& e : history.events)
+      if (e.type == EventType::kPurchase) purchased.insert(e.item);
+  std::vector<bool> allowed(catalog_.size());
+  for (std::size_t i = 0; i < catalog_.size(); ++i) {
+    const CatalogItem& item = catalog_[i];
+    allowed[i] = item.available && (!options.category || same_text_ignoring_case(item.category, *options.category)) &&
+                 !purchased.contains(item.id);
+  }
+  return allowed;
+}
+
+void Recommender::rank_by_popularity(const std::vector<bool>& allowed, int top_n, Recommendations& out) const {
+  out.score_kind = ScoreKind::kPopularity;
+  for (const std::size_t i : by_popularity_) {
+    if (static_cast<int>(out.suggestions.size()) >= top_n) break;
+    if (!allowed[i]) continue;
+    Suggestion s;
+    s.rank = static_cast<int>(out.suggestions.size()) + 1;
+    s.item = &catalog_[i];
+    s.score = static_cast<double>(catalog_[i].count);
+    out.suggestions.push_back(std::move(s));
+  }
+}
+
+namespace {
+
+// Indices of the top_n allowed candidates by score (ties: more popular, then smaller id).
+std::vector<std::size_t> top_candidates(const std::vector<double>& scores, const std::vector<bool>& allowed,
+                                        const std::vector<CatalogItem>& catalog, int top_n) {
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < scores.size(); ++i)
+    if (allowed[i]) order.push_back(i);
+  const auto n = std::min(order.size(), static_cast<std::size_t>(top_n));
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                    [&](std::size_t a, std::size_t b) {
+                      if (scores[a] != scores[b]) return scores[a] > scores[b];
+                      if (catalog[a].count != catalog[b].count) return catalog[a].count > catalog[b].count;
+                      return catalog[a].id < catalog[b].id;
+                    });
+  order.resize(n);
+  return order;
+}
+
+}  // namespace
+
+Recommendations Recommender::recommend(const History& history, const RecommendOptions& options) const {
+  if (options.top_n < 1)
+    throw Error(ErrorCode::kInvalidArgument, "top must be at least 1, got " + std::to_string(options.top_n));
+  return kind() == ModelKind::kItems ? recommend_items(history, options) : recommend_text(history, options);
+}
+
+Recommendations Recommender::recommend_items(const History& history, const RecommendOptions& options) const {
+  const ModelConfig& config = model_->config();
+  Recommendations out;
+  out.customer_id = history.customer_id;
+  const std::vector<Basket> baskets = purchase_baskets(history);
+  const ItemSequence seq = build_item_sequence(*vocab_, baskets, config.sequence_format, config.n_ctx);
+  out.unknown_items = seq.unknown_items;
+  out.dropped_baskets = seq.dropped_baskets;
+  out.history_items_used = static_cast<int>(seq.items.size());
+  const std::vector<bool> allowed = allowed_candidates(history, options);
+  std::unordered_set<std::string_view> purchased;
+  for (const Event& e : history.events)
+    if (e.type == EventType::kPurchase) purchased.insert(e.item);
+
+  if (seq.items.empty()) {
+    out.fallback_reason = baskets.empty() ? "the history has no purchases"
+                                          : "none of the purchased items is known to the model";
+    rank_by_popularity(allowed, options.top_n, out);
+    for (Suggestion& s : out.suggestions) s.purchased_before = purchased.contains(s.item->id);
+    return out;
+  }
+
+  Session session(*model_, static_cast<int>(seq.tokens.size()));
+  const ConstMatrixRef logits = session.append(seq.tokens, Logits::kLast);
+  const int first = vocab_->first_item_id();
+  const int n_items = static_cast<int>(vocab_->items().size());
+  std::vector<double> log_probs;
+  item_log_probs(logits.data(), first, n_items, log_probs);
+  std::vector<double> scores(catalog_.size());
+  for (std::size_t i = 0; i < catalog_.size(); ++i)
+    scores[i] = std::exp(log_probs[static_cast<std::size_t>(candidate_token_[i] - first)]);
+
+  out.score_kind = ScoreKind::kProbability;
+  for (const std::size_t i : top_candidates(scores, allowed, catalog_, options.top_n)) {
+    Suggestion s;
+    s.rank = static_cast<int>(out.suggestions.size()) + 1;
+    s.item = &catalog_[i];
+    s.score = scores[i];
+    s.purchased_before = purchased.contains(catalog_[i].id);
+    out.suggestions.push_back(std::move(s));
+  }
+  if (!options.explain || out.suggestions.empty()) return out;
+
+  // Occlusion: drop each of the most recent distinct items, re-score. The tokens before the
+  // item's first occurrence are unchanged, so each variant continues the full history's KV cache
+  // from there and only its suffix is computed (all variants in one batched pass).
+  const int n_tried = std::min<int>(options.explain_candidates, static_cast<int>(seq.items.size()));
+  const int first_tried = static_cast<int>(seq.items.size()) - n_tried;
+  std::vector<std::vector<int>> suffixes;
+  std::vector<int> shared_sizes;
+  for (int u = first_tried; u < static_cast<int>(seq.items.size()); ++u) {
+    const std::vector<int> tokens = without_item(seq, u, vocab_->sep_id());
+    const auto first_use = static_cast<int>(
+        std::find(seq.item_index.begin(), seq.item_index.end(), u) - seq.item_index.begin());
+    // Keep at least one own token: the variant's logits come from its last own row.
+    const int shared = std::min(first_use, static_cast<int>(tokens.size())) - 1;
+    shared_sizes.push_back(shared);
+    suffixes.emplace_back(tokens.begin() + shared, tokens.end());
+  }
+  std::vector<KVCache> caches;
+  caches.reserve(suffixes.size());
+  std::vector<Segment> segments;
+  for (std::size_t v = 0; v < suffixes.size(); ++v) {
+    caches.emplace_back(config, static_cast<int>(suffixes[v].size()));
+    segments.push_back(Segment{suffixes[v], &caches.back(), &session.cache(), shared_sizes[v]});
+  }
+  Workspace ws;
+  const ConstMatrixRef variant_logits = run_forward(*model_, segments, ws, Logits::kLast);
+  std::vector<std::vector<Reason>> reasons(out.suggestions.size());
+  std::vector<double> variant_log_probs;
+  for (int v = 0; v < n_tried; ++v) {
+    item_log_probs(variant_logits.row(v).data(), first, n_items, variant_log_probs);
+    const std::string& item_id = seq.items[static_cast<std::size_t>(first_tried + v)];
+    for (std::size_t k = 0; k < out.suggestions.size(); ++k) {
+      const auto j = static_cast<std::size_t>(candidate_token_[static_cast<std::size_t>(out.suggestions[k].item - catalog_.data())] - first);
+      const double effect = log_probs[j] - variant_log_probs[j];
+      if (effect > 0) reasons[k].push_back(Reason{item_id, {}, effect});
+    }
+  }
+  for (std::size_t k = 0; k < out.suggestions.size(); ++k) {
+    auto& r = reasons[k];
+    std::sort(r.begin(), r.end(), [](const Reason& a, const Reason& b) { return a.effect > b.effect; });
+    if (static_cast<int>(r.size()) > options.explain_reasons) r.resize(static_cast<std::size_t>(options.explain_reasons));
+    for (Reason& reason : r) {
+      auto it = candidate_index_.find(reason.item_id);
+      if (it != candidate_index_.end()) reason.name = catalog_[it->second].name;
+      else if (auto token = vocab_->find(reason.item_id)) reason.name = vocab_->item_of(*token)->name;
+      if (reason.name.empty()) reason.name = reason.item_id;
+    }
+    out.suggestions[k].because = std::move(r);
+  }
+  return out;
+}
+
+Recommendations Recommender::recommend_text(const History& history, const RecommendOptions& options) const {
+  const ModelConfig& config = model_->config();
+  Recommendations out;
+  out.customer_id = history.customer_id;
+  out.score_kind = ScoreKind::kMeanLogprob;
+  const std::vector<bool> allowed = allowed_candidates(history, options);
+
+  // Distinct purchased items known to the catalog, ordered by their last purchase.
+  std::vector<std::size_t> known;  // catalog indices, oldest last-purchase first
+  std::unordered_set<std::string_view> purchased, unknown_seen;
+  for (auto e = history.events.rbegin(); e != history.events.rend(); ++e) {
+    if (e->type != EventType::kPurchase || !purchased.insert(e->item).second) continue;
+    auto it = candidate_index_.find(e->item);
+    if (it != candidate_index_.end()) known.push_back(it->second);
+    else if (unknown_seen.insert(e->item).second) out.unknown_items.push_back(e->item);
+  }
+  std::reverse(known.begin(), known.end());
+  std::reverse(out.unknown_items.begin(), out.unknown_items.end());
+  if (static_cast<int>(known.size()) > template_.max_history_items) {
+    out.dropped_baskets = static_cast<int>(known.size()) - template_.max_history_items;
+    known.erase(known.begin(), known.begin() + out.dropped_baskets);
+  }
+  if (known.empty()) {
+    out.fallback_reason = purchased.empty() ? "the history has no purchases"
+                                            : "none of the purchased items is in the catalog";
+    rank_by_popularity(allowed, options.top_n, out);
+    return out;
+  }
+
+  std::size_t longest = 0;
+  for (std::size_t i = 0; i < catalog_.size(); ++i)
+    if (allowed[i]) longest = std::max(longest, candidate_tokens_[i].size());
+  auto prompt_tokens = [&](const std::vector<std::size_t>& items, std::size_t skip) {
+    std::string history_text;
+    bool first = true;
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      if (k == skip) continue;
+      if (!first) history_text += template_.separator;
+      first = false;
+      const CatalogItem& item = catalog_[items[k]];
+      history_text += render(template_.history_item, {{"name", item.name}, {"id", item.id}});
+    }
+    return tokenizer_->encode(render(template_.prompt, {{"history", history_text}}));
+  };
+  // Oldest items go first when the prompt and the longest candidate do not fit the context.
+  std::vector<int> prompt = prompt_tokens(known, SIZE_MAX);
+  while (prompt.size() + longest > static_cast<std::size_t>(config.n_ctx) && known.size() > 1) {
+    known.erase(known.begin());
+    ++out.dropped_baskets;
+    prompt = prompt_tokens(known, SIZE_MAX);
+  }
+  if (prompt.empty() || prompt.size() + longest > static_cast<std::size_t>(config.n_ctx))
+    throw Error(ErrorCode::kBadInput, "the prompt and the longest candidate do not fit the model's context of " +
+                                          std::to_string(config.n_ctx) + " tokens");
+  out.history_items_used = static_cast<int>(known.size());
+
+  auto mean_scores = [&](const std::vector<int>& prompt_ids, const std::vector<std::size_t>& which) {
+    std::vector<std::vector<int>> conts;
+    conts.reserve(which.size());
+    for (std::size_t i : which) conts.push_back(candidate_tokens_[i]);
+    const auto scored = score_continuations(*model_, prompt_ids, conts);
+    std::vector<double> means(which.size());
+    for (std::size_t k = 0; k < which.size(); ++k)
+      means[k] = scored[k].logprob / static_cast<double>(scored[k].token_logprobs.size());
+    return means;
+  };
+  std::vector<std::size_t> candidates;
+  for (std::size_t i = 0; i < catalog_.size(); ++i)
+    if (allowed[i]) candidates.push_back(i);
+  std::vector<double> scores(catalog_.size(), -INFINITY);
+  const auto means = mean_scores(prompt, candidates);
+  for (std::size_t k = 0; k < candidates.size(); ++k) scores[candidates[k]] = means[k];
+
+  for (const std::size_t i : top_candidates(scores, allowed, catalog_, options.top_n)) {
+    Suggestion s;
+    s.rank = static_cast<int>(out.suggestions.size()) + 1;
+    s.item = &catalog_[i];
+    s.score = scores[i];
+    s.purchased_before = purchased.contains(catalog_[i].id);
+    out.suggestions.push_back(std::move(s));
+  }
+  if (!options.explain || out.suggestions.empty()) return out;
+
+  // Occlusion: re-render the prompt without each of the most recent items; re-score only the
+  // suggested candidates.
+  std::vector<std::size_t> suggested;
+  for (const Suggestion& s : out.suggestions) suggested.push_back(static_cast<std::size_t>(s.item - catalog_.data()));
+  const int n_tried = std::min<int>(options.explain_candidates, static_cast<int>(known.size()));
+  std::vector<std::vector<Reason>> reasons(out.suggestions.size());
+  for (std::size_t k = known.size() - static_cast<std::size_t>(n_tried); k < known.size(); ++k) {
+    const std::vector<int> variant = prompt_tokens(known, k);
+    if (variant.empty()) continue;
+    const auto without = mean_scores(variant, suggested);
+    for (std::size_t s = 0; s < suggested.size(); ++s) {
+      const double effect = scores[suggested[s]] - without[s];
+      if (effect > 0) reasons[s].push_back(Reason{catalog_[known[k]].id, catalog_[known[k]].name, effect});
+    }
+  }
+  for (std::size_t s = 0; s < suggested.size(); ++s) {
+    auto& r = reasons[s];
+    std::sort(r.begin(), r.end(), [](const Reason& a, const Reason& b) { return a.effect > b.effect; });
+    if (static_cast<int>(r.size()) > options.explain_reasons) r.resize(static_cast<std::size_t>(options.explain_reasons));
+    out.suggestions[s].because = std::move(r);
+  }
+  return out;
+}
+
+}  // namespace gptrec

@@ -1,0 +1,144 @@
+#include <gtest/gtest.h>
+
+#include "gptrec/error.hpp"
+#include "gptrec/history.hpp"
+
+using namespace gptrec;
+
+namespace {
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_history(text, "alice.json");
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kBadInput);
+    return e.what();
+  }
+  ADD_FAILURE() << "accepted " << text;
+  return "";
+}
+
+}  // namespace
+
+TEST(Timestamp, ParsesIsoDatesAndDateTimes) {
+  EXPECT_EQ(parse_timestamp("1970-01-01")->first, 0);
+  EXPECT_EQ(parse_timestamp("1970-01-02")->first, 86400);
+  EXPECT_EQ(parse_timestamp("2011-01-18T10:01:00")->first, 1295344860);
+  EXPECT_EQ(parse_timestamp("2011-01-18 10:01")->first, 1295344860);
+  EXPECT_EQ(parse_timestamp("2011-01-18T10:01:00Z")->first, 1295344860);
+  EXPECT_EQ(parse_timestamp("2011-01-18T12:01:00+02:00")->first, 1295344860);
+  EXPECT_EQ(parse_timestamp("2011-01-18T10:01:00.250")->first, 1295344860);
+  EXPECT_EQ(parse_timestamp("2011-01-18T10:01:00")->second, "2011-01-18");
+  EXPECT_EQ(parse_timestamp("2000-02-29")->first, 951782400);
+  for (const char* bad : {"", "2011", "2011-13-01", "2011-02-29", "2011-04-31", "18/01/2011",
+                          "2011-01-18T25:00", "2011-01-18T10:01:00+2", "2011-01-18Tx", "2011-01-18 "})
+    EXPECT_FALSE(parse_timestamp(bad).has_value()) << bad;
+}
+
+TEST(History, ParsesAndSortsByTimeStably) {
+  const auto h = parse_history(R"({"customer_id": 12347, "events": [
+      {"item": "B", "type": "purchase", "timestamp": "2011-02-01T09:00:00", "order": 2},
+      {"item": "A", "timestamp": "2011-01-01T09:00:00", "order": "1", "quantity": 3},
+      {"item": 42, "type": "view", "timestamp": "2011-01-01T09:00:00"},
+      {"item": "C", "type": "rating", "timestamp": "2011-01-01", "rating": 4.5, "extra": [1, 2]}]})",
+                               "h.json");
+  EXPECT_EQ(h.customer_id, "12347");
+  ASSERT_EQ(h.events.size(), 4u);
+  EXPECT_EQ(h.events[0].item, "C");  // midnight first
+  EXPECT_EQ(h.events[1].item, "A");  // A before "42": same time, input order
+  EXPECT_EQ(h.events[2].item, "42");
+  EXPECT_EQ(h.events[2].type, EventType::kView);
+  EXPECT_EQ(h.events[3].item, "B");
+  EXPECT_EQ(h.events[3].order, "2");
+  EXPECT_EQ(h.events[1].quantity, 3);
+  EXPECT_EQ(*h.events[0].rating, 4.5);
+}
+
+TEST(History, AcceptsABareArrayAndDateKeys) {
+  const auto h = parse_history(R"([{"item": "milk", "date": "2014-06-24"}, {"item": "bread", "date": "2014-06-20"}])",
+                               "h.json");
+  EXPECT_EQ(h.customer_id, "");
+  ASSERT_EQ(h.events.size(), 2u);
+  EXPECT_EQ(h.events[0].item, "bread");
+  EXPECT_EQ(h.events[0].type, EventType::kPurchase);
+}
+
+TEST(History, KeepsTheMostRecentEventsBeyondTheLimit) {
+  std::string text = "[";
+  for (int i = 0; i < 10; ++i) text += std::string(i ? "," : "") + R"({"item": "i)" + std::to_string(i) + "\"}";
+  const auto h = parse_history(text + "]", "h.json", 4);
+  ASSERT_EQ(h.events.size(), 4u);
+  EXPECT_EQ(h.events[0].item, "i6");
+  EXPECT_EQ(h.events[3].item, "i9");
+}
+
+TEST(History, ErrorsNameTheJsonPath) {
+  EXPECT_EQ(error_of(R"({"events": [{"item": "a", "timestamp": "2011-01-01"}, {"item": "b"},
+      {"item": "c"}, {"item": "d", "timestamp": "yesterday"}]})"),
+            "alice.json: events[1].timestamp: missing, but earlier events have one");
+  EXPECT_NE(error_of(R"({"events": [{"item": "d", "timestamp": "yesterday"}]})")
+                .find("alice.json: events[0].timestamp: not a date (\"yesterday\""),
+            std::string::npos);
+  EXPECT_EQ(error_of(R"({"events": [{"item": "a"}, {"type": "purchase"}]})"), "alice.json: events[1].item: missing");
+  EXPECT_EQ(error_of(R"({"events": [{"item": "a", "type": "wishlist"}]})"),
+            "alice.json: events[0].type: unknown event type \"wishlist\" (expected purchase, view, cart, return or rating)");
+  EXPECT_EQ(error_of(R"({"events": [{"item": ["a"]}]})"), "alice.json: events[0].item: expected a non-empty string, got an array");
+  EXPECT_EQ(error_of(R"({"events": [{"item": "a", "quantity": "two"}]})"), "alice.json: events[0].quantity: expected a number, got a string");
+  EXPECT_EQ(error_of(R"({"events": {}})"), "alice.json: events: expected an array, got an object");
+  EXPECT_EQ(error_of(R"({"customer_id": "x"})"), "alice.json: events: missing");
+  EXPECT_EQ(error_of(R"("hello")"), "alice.json: expected a history object or an array of events, got a string");
+  EXPECT_NE(error_of("{\"events\": [").find("alice.json: not valid JSON"), std::string::npos);
+}
+
+TEST(Baskets, GroupByOrderThenDateThenEvent) {
+  const auto by_order = purchase_baskets(parse_history(R"([
+      {"item": "a", "timestamp": "2011-01-01T09:00", "order": "1"},
+      {"item": "b", "timestamp": "2011-01-01T09:00", "order": "1"},
+      {"item": "a", "timestamp": "2011-01-01T09:00", "order": "1"},
+      {"item": "x", "type": "return", "timestamp": "2011-01-01T09:30", "order": "C1"},
+      {"item": "c", "timestamp": "2011-01-01T10:00", "order": "2"},
+      {"item": "d", "type": "view", "timestamp": "2011-01-02T10:00", "order": "3"}])",
+                                                       "h"));
+  ASSERT_EQ(by_order.size(), 2u);
+  EXPECT_EQ(by_order[0].items, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(by_order[1].items, (std::vector<std::string>{"c"}));
+
+  const auto by_date = purchase_baskets(parse_history(R"([
+      {"item": "a", "date": "2014-01-02"}, {"item": "b", "date": "2014-01-01"},
+      {"item": "c", "timestamp": "2014-01-02T23:00"}])", "h"));
+  ASSERT_EQ(by_date.size(), 2u);
+  EXPECT_EQ(by_date[0].items, (std::vector<std::string>{"b"}));
+  EXPECT_EQ(by_date[1].items, (std::vector<std::string>{"a", "c"}));
+
+  const auto by_event = purchase_baskets(parse_history(R"([{"item": "a"}, {"item": "b"}, {"item": "a"}])", "h"));
+  ASSERT_EQ(by_event.size(), 3u);
+  EXPECT_EQ(by_event[2].items, (std::vector<std::string>{"a"}));
+}
+
+TEST(Catalog, ParsesItemsAndAliases) {
+  const auto c = Catalog::parse(R"([{"id": "85123A", "name": "HEART", "price": 2.55, "purchases": 7},
+      {"item": "milk", "count": 3, "category": "dairy", "available": false}, {"id": 7}])", "cat.json");
+  ASSERT_EQ(c.items().size(), 3u);
+  EXPECT_EQ(c.find("85123A")->count, 7);
+  EXPECT_EQ(*c.find("85123A")->price, 2.55);
+  EXPECT_EQ(c.find("milk")->name, "milk");  // name defaults to the id
+  EXPECT_FALSE(c.find("milk")->available);
+  EXPECT_EQ(c.find("7")->name, "7");
+  EXPECT_EQ(c.find("nope"), nullptr);
+  EXPECT_EQ(Catalog::parse(R"({"items": [{"id": "a"}]})", "c").items().size(), 1u);
+}
+
+TEST(Catalog, ErrorsNameTheJsonPath) {
+  auto error_of_catalog = [](const std::string& text) -> std::string {
+    try {
+      Catalog::parse(text, "cat.json");
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error_of_catalog(R"([{"id": "a"}, {"id": "b", "price": "cheap"}])"), "cat.json: [1].price: expected a number, got a string");
+  EXPECT_EQ(error_of_catalog(R"([{"id": "a"}, {"id": "a"}])"), "cat.json: [1].id: \"a\" appears twice");
+  EXPECT_EQ(error_of_catalog(R"([{"name": "x"}])"), "cat.json: [0].id: missing");
+  EXPECT_EQ(error_of_catalog(R"({"items": 3})"), "cat.json: items: expected an array of items, got a number");
+}

@@ -1,0 +1,232 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "gptrec/error.hpp"
+#include "gptrec/recommender.hpp"
+#include "test_util.hpp"
+
+using namespace gptrec;
+
+namespace {
+
+// An item model made from the tiny-sinusoidal fixture: vocab 500 = 4 special tokens + items
+// "i4".."i499"; every tenth item is in category "garden", i499 is unavailable.
+void make_item_model(const std::filesystem::path& dir, const std::string& sequence_format = "baskets") {
+  test::copy_dir(test::model_dir("tiny-sinusoidal"), dir);
+  auto config = nlohmann::json::parse(test::read_file(dir / "config.json"));
+  config["gptrec"] = {{"kind", "items"}, {"sequence_format", sequence_format}};
+  test::write_file(dir / "config.json", config.dump());
+  nlohmann::json items = nlohmann::json::array();
+  for (int id = 4; id < 500; ++id) {
+    nlohmann::json item = {{"id", "i" + std::to_string(id)}, {"name", "Item " + std::to_string(id)},
+                           {"price", id / 10.0}, {"count", 1000 - id}};
+    if (id % 10 == 0) item["category"] = "garden";
+    if (id == 499) item["available"] = false;
+    items.push_back(item);
+  }
+  test::write_file(dir / "items.json", nlohmann::json{{"format", "gptrec-items"},
+                                                      {"version", 1},
+                                                      {"special_tokens", {"<pad>", "<bos>", "<sep>", "<unk>"}},
+                                                      {"items", items}}
+                                           .dump());
+}
+
+History history_of(const std::vector<std::vector<std::string>>& baskets) {
+  nlohmann::json events = nlohmann::json::array();
+  for (std::size_t b = 0; b < baskets.size(); ++b)
+    for (const auto& item : baskets[b])
+      events.push_back({{"item", item}, {"order", "o" + std::to_string(b)},
+                        {"timestamp", "2011-01-" + std::string(b < 9 ? "0" : "") + std::to_string(b + 1)}});
+  return parse_history(nlohmann::json{{"customer_id", "c1"}, {"events", events}}.dump(), "h");
+}
+
+// log softmax over the item tokens of the last position, computed directly with a Session.
+std::vector<double> item_log_probs(const Model& model, const std::vector<int>& tokens) {
+  Session s(model);
+  const RowMatrix logits = s.append(tokens, Logits::kLast);
+  const auto items = logits.row(0).segment(4, 496).cast<double>();
+  const double lse = items.maxCoeff() + std::log((items.array() - items.maxCoeff()).exp().sum());
+  std::vector<double> out(496);
+  for (int j = 0; j < 496; ++j) out[static_cast<std::size_t>(j)] = items(j) - lse;
+  return out;
+}
+
+class ItemRecommender : public ::testing::Test {
+ protected:
+  void SetUp() override { make_item_model(dir_.path()); }
+  test::TempDir dir_;
+};
+
+}  // namespace
+
+TEST_F(ItemRecommender, SequencesFollowTheDocumentedFormat) {
+  const auto vocab = ItemVocabulary::load(dir_ / "items.json");
+  const auto h = history_of({{"i10", "i11", "i10"}, {"zzz"}, {"i12", "nope"}});
+  const auto baskets = purchase_baskets(h);
+  auto seq = build_item_sequence(vocab, baskets, SequenceFormat::kBaskets, 64);
+  // <bos> i10 i11 <sep> i12 <sep>; the all-unknown basket disappears.
+  EXPECT_EQ(seq.tokens, (std::vector<int>{1, 10, 11, 2, 12, 2}));
+  EXPECT_EQ(seq.item_index, (std::vector<int>{-1, 0, 1, -1, 2, -1}));
+  EXPECT_EQ(seq.items, (std::vector<std::string>{"i10", "i11", "i12"}));
+  EXPECT_EQ(seq.unknown_items, (std::vector<std::string>{"zzz", "nope"}));
+  EXPECT_EQ(seq.dropped_baskets, 0);
+
+  seq = build_item_sequence(vocab, baskets, SequenceFormat::kBaskets, 4);  // room for one basket
+  EXPECT_EQ(seq.tokens, (std::vector<int>{1, 12, 2}));
+  EXPECT_EQ(seq.dropped_baskets, 1);
+  EXPECT_EQ(seq.dropped_items, 2);
+
+  seq = build_item_sequence(vocab, baskets, SequenceFormat::kItems, 64);
+  EXPECT_EQ(seq.tokens, (std::vector<int>{1, 10, 11, 12}));
+  seq = build_item_sequence(vocab, baskets, SequenceFormat::kItems, 3);
+  EXPECT_EQ(seq.tokens, (std::vector<int>{1, 11, 12}));
+  EXPECT_EQ(seq.dropped_items, 1);
+
+  // One basket larger than the whole context keeps its most recent items.
+  const auto big = purchase_baskets(history_of({{"i20", "i21", "i22", "i23", "i24"}}));
+  seq = build_item_sequence(vocab, big, SequenceFormat::kBaskets, 4);
+  EXPECT_EQ(seq.tokens, (std::vector<int>{1, 23, 24, 2}));
+}
+
+TEST_F(ItemRecommender, ScoresAreTheModelsProbabilitiesRanked) {
+  const auto rec = Recommender::load(dir_.path());
+  EXPECT_EQ(rec.kind(), ModelKind::kItems);
+  const auto h = history_of({{"i10", "i11"}, {"i12"}});
+  RecommendOptions o;
+  o.top_n = 20;
+  const auto r = rec.recommend(h, o);
+  EXPECT_EQ(r.customer_id, "c1");
+  EXPECT_EQ(r.score_kind, ScoreKind::kProbability);
+  EXPECT_FALSE(r.fallback_reason.has_value());
+  ASSERT_EQ(r.suggestions.size(), 20u);
+  const auto lp = item_log_probs(rec.model(), {1, 10, 11, 2, 12, 2});
+  // The best available item is first; scores are the softmax probabilities, descending.
+  std::size_t best = 0;
+  for (std::size_t j = 0; j < lp.size() - 1; ++j)  // i499 (last) is unavailable
+    if (lp[j] > lp[best]) best = j;
+  EXPECT_EQ(r.suggestions[0].item->id, "i" + std::to_string(best + 4));
+  for (std::size_t k = 0; k < r.suggestions.size(); ++k) {
+    const auto& s = r.suggestions[k];
+    EXPECT_EQ(s.rank, static_cast<int>(k) + 1);
+    const int token = std::stoi(s.item->id.substr(1));
+    EXPECT_NEAR(s.score, std::exp(lp[static_cast<std::size_t>(token - 4)]), 1e-6);
+    if (k > 0) {
+      EXPECT_LE(s.score, r.suggestions[k - 1].score);
+    }
+    EXPECT_EQ(s.purchased_before, s.item->id == "i10" || s.item->id == "i11" || s.item->id == "i12");
+    EXPECT_NE(s.item->id, "i499");
+  }
+}
+
+TEST_F(ItemRecommender, FiltersApply) {
+  const auto rec = Recommender::load(dir_.path());
+  const auto h = history_of({{"i10", "i11"}, {"i12"}});
+  RecommendOptions o;
+  o.top_n = 500;
+  auto r = rec.recommend(h, o);
+  EXPECT_EQ(r.suggestions.size(), 495u);  // every available item
+  o.exclude_purchased = true;
+  r = rec.recommend(h, o);
+  EXPECT_EQ(r.suggestions.size(), 492u);
+  for (const auto& s : r.suggestions) EXPECT_FALSE(s.purchased_before);
+  o.exclude_purchased = false;
+  o.category = "Garden";
+  r = rec.recommend(h, o);
+  EXPECT_EQ(r.suggestions.size(), 49u);  // i10, i20, ..., i490
+  for (const auto& s : r.suggestions) EXPECT_EQ(s.item->category, "garden");
+  o.top_n = 0;
+  EXPECT_THROW(rec.recommend(h, o), Error);
+}
+
+TEST_F(ItemRecommender, ExplanationsEqualBruteForceOcclusion) {
+  const auto rec = Recommender::load(dir_.path());
+  const auto h = history_of({{"i30", "i31"}, {"i32", "i30"}, {"i33"}, {"i34", "i35"}});
+  RecommendOptions o;
+  o.top_n = 5;
+  o.explain = true;
+  o.explain_reasons = 6;  // every raising item
+  const auto r = rec.recommend(h, o);
+  // Full sequence and each variant without one item (all occurrences; empty baskets vanish).
+  const std::vector<int> full = {1, 30, 31, 2, 32, 30, 2, 33, 2, 34, 35, 2};
+  const std::map<std::string, std::vector<int>> without = {
+      {"i30", {1, 31, 2, 32, 2, 33, 2, 34, 35, 2}}, {"i31", {1, 30, 2, 32, 30, 2, 33, 2, 34, 35, 2}},
+      {"i32", {1, 30, 31, 2, 30, 2, 33, 2, 34, 35, 2}}, {"i33", {1, 30, 31, 2, 32, 30, 2, 34, 35, 2}},
+      {"i34", {1, 30, 31, 2, 32, 30, 2, 33, 2, 35, 2}}, {"i35", {1, 30, 31, 2, 32, 30, 2, 33, 2, 34, 2}}};
+  const auto lp_full = item_log_probs(rec.model(), full);
+  int reasons = 0;
+  for (const auto& s : r.suggestions) {
+    const auto j = static_cast<std::size_t>(std::stoi(s.item->id.substr(1)) - 4);
+    std::vector<std::pair<double, std::string>> want;
+    for (const auto& [item, tokens] : without) {
+      const double effect = lp_full[j] - item_log_probs(rec.model(), tokens)[j];
+      if (effect > 0) want.emplace_back(effect, item);
+    }
+    std::sort(want.rbegin(), want.rend());
+    ASSERT_EQ(s.because.size(), want.size()) << s.item->id;
+    for (std::size_t k = 0; k < want.size(); ++k) {
+      EXPECT_EQ(s.because[k].item_id, want[k].second);
+      EXPECT_NEAR(s.because[k].effect, want[k].first, 1e-4);
+      EXPECT_EQ(s.because[k].name, "Item " + want[k].second.substr(1));
+      ++reasons;
+    }
+  }
+  EXPECT_GT(reasons, 0);
+}
+
+TEST_F(ItemRecommender, FallsBackToPopularityWithoutKnownPurchases) {
+  const auto rec = Recommender::load(dir_.path());
+  RecommendOptions o;
+  o.top_n = 3;
+  for (const auto& h : {history_of({}), history_of({{"x1", "x2"}}),
+                        parse_history(R"([{"item": "i10", "type": "view"}])", "h")}) {
+    const auto r = rec.recommend(h, o);
+    ASSERT_TRUE(r.fallback_reason.has_value());
+    EXPECT_EQ(r.score_kind, ScoreKind::kPopularity);
+    ASSERT_EQ(r.suggestions.size(), 3u);
+    EXPECT_EQ(r.suggestions[0].item->id, "i4");  // count 996, the highest
+    EXPECT_EQ(r.suggestions[2].item->id, "i6");
+  }
+  EXPECT_EQ(rec.recommend(history_of({{"x1", "x2"}}), o).unknown_items, (std::vector<std::string>{"x1", "x2"}));
+}
+
+TEST_F(ItemRecommender, LongHistoriesKeepTheMostRecentBaskets) {
+  const auto rec = Recommender::load(dir_.path());
+  std::vector<std::vector<std::string>> baskets;
+  for (int b = 0; b < 30; ++b) baskets.push_back({"i" + std::to_string(100 + 2 * b), "i" + std::to_string(101 + 2 * b)});
+  RecommendOptions o;
+  o.top_n = 3;
+  const auto r = rec.recommend(history_of(baskets), o);
+  // 64 tokens = <bos> + 21 baskets of 3 tokens.
+  EXPECT_EQ(r.dropped_baskets, 9);
+  EXPECT_EQ(r.history_items_used, 42);
+}
+
+TEST_F(ItemRecommender, CatalogRestrictsAndRenames) {
+  const auto catalog = Catalog::parse(R"([{"id": "i50", "name": "Fifty", "price": 5}, {"id": "i51"},
+                                          {"id": "unknown-to-model"}])", "cat.json");
+  const auto rec = Recommender::load(dir_.path(), catalog);
+  EXPECT_EQ(rec.catalog().size(), 2u);
+  EXPECT_EQ(rec.unscorable_items(), std::vector<std::string>{"unknown-to-model"});
+  RecommendOptions o;
+  o.top_n = 10;
+  const auto r = rec.recommend(history_of({{"i10"}}), o);
+  ASSERT_EQ(r.suggestions.size(), 2u);
+  for (const auto& s : r.suggestions) {
+    EXPECT_EQ(s.item->name, s.item->id == "i50" ? "Fifty" : "i51");
+  }
+}
+
+TEST(Recommender, ItemModelWithoutItemsJsonIsAnError) {
+  test::TempDir dir;
+  make_item_model(dir.path());
+  std::filesystem::remove(dir / "items.json");
+  try {
+    Recommender::load(dir.path());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kBadModel);
+    EXPECT_NE(std::string(e.what()).find("items.json: missing"), std::string::npos);
+  }
+}
