@@ -75,7 +75,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenLogits,
                          ::testing::Values(std::make_pair("tiny-learned", 1e-4),
                                            std::make_pair("tiny-sinusoidal", 1e-4),
                                            std::make_pair("tiny-learned-f16", 1e-3),
-                                           std::make_pair("tiny-bf16", 1e-3)),
+                                           std::make_pair("tiny-bf16", 1e-3),
+                                           std::make_pair("tiny-items", 1e-4)),
                          [](const auto& info) {
                            std::string n = info.param.first;
                            for (char& ch : n)

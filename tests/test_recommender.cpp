@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "gptrec/error.hpp"
@@ -216,6 +217,23 @@ TEST_F(ItemRecommender, CatalogRestrictsAndRenames) {
   for (const auto& s : r.suggestions) {
     EXPECT_EQ(s.item->name, s.item->id == "i50" ? "Fifty" : "i51");
   }
+}
+
+// tests/data/models/tiny-items was exported by tools/train.py, with the token ids the trainer
+// built for a real customer (history.json): the engine must build the same sequence.
+TEST(Recommender, SequenceEqualsTheTrainersForARealCustomer) {
+  const auto dir = test::model_dir("tiny-items");
+  const auto vocab = ItemVocabulary::load(dir / "items.json");
+  const Model model = Model::load(dir);
+  const auto history = parse_history(test::read_file(dir / "history.json"), "history.json");
+  const auto seq = build_item_sequence(vocab, purchase_baskets(history),
+                                       model.config().sequence_format, model.config().n_ctx);
+  const auto expected = SafetensorsFile::open(dir / "expected.safetensors");
+  const TensorInfo* ids = expected.find("ids");
+  ASSERT_NE(ids, nullptr);
+  std::vector<std::int64_t> want(static_cast<std::size_t>(ids->numel()));
+  std::memcpy(want.data(), expected.data(*ids).data(), want.size() * 8);
+  EXPECT_EQ(std::vector<std::int64_t>(seq.tokens.begin(), seq.tokens.end()), want);
 }
 
 TEST(Recommender, ItemModelWithoutItemsJsonIsAnError) {
