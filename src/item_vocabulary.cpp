@@ -74,6 +74,7 @@ ItemVocabulary ItemVocabulary::parse(std::string_view json_text, std::string_vie
       if (!it->is_string()) fail(source, where + ".name: expected a string");
       item.name = it->get<std::string>();
     }
+    if (item.name.empty()) item.name = item.id;
     if (auto it = e.find("price"); it != e.end() && !it->is_null()) {
       if (!it->is_number()) fail(source, where + ".price: expected a number");
       item.price = it->get<double>();

@@ -93,7 +93,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir
 // One entry of a catalog: an item that can be suggested.
 struct CatalogItem {
   std::string id;
-  std::string name;
+  std::string name;  // the id when the source gives no name
   std::optional<double> price;
   std::string category;
   bool available = true;

@@ -88,7 +88,7 @@ void print_table(const Recommendations& r, const std::string& model_dir, const R
                  bool explain) {
   std::printf("Suggestions for customer %s from %s (%s model)\n",
               r.customer_id.empty() ? "(no id)" : r.customer_id.c_str(), model_dir.c_str(),
-              std::string(to_string(rec.kind())).c_str());
+              rec.kind() == ModelKind::kItems ? "item" : "text");
   if (r.fallback_reason)
     std::printf("Fallback: %s, so these are the most popular items.\n", r.fallback_reason->c_str());
   std::printf("Score: %s.\n", score_meaning(r.score_kind).c_str());

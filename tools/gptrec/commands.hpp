@@ -13,6 +13,9 @@ Runner add_info(CLI::App& app);
 Runner add_logprobs(CLI::App& app);
 Runner add_generate(CLI::App& app);
 Runner add_perplexity(CLI::App& app);
+Runner add_tokenize(CLI::App& app);
+Runner add_detokenize(CLI::App& app);
 Runner add_suggest(CLI::App& app);
+Runner add_eval(CLI::App& app);
 
 }  // namespace gptrec::cli

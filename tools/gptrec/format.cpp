@@ -1,6 +1,9 @@
 #include "format.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 
 namespace gptrec::cli {
 
@@ -58,6 +61,44 @@ void warn(const std::string& message) {
   std::string line = message;
   std::replace(line.begin(), line.end(), '\n', ' ');
   std::fprintf(stderr, "gptrec: warning: %s\n", line.c_str());
+}
+
+namespace {
+
+double seconds_now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+ProgressBar::ProgressBar(std::string label, bool enabled)
+    : label_(std::move(label)), enabled_(enabled && ::isatty(2) == 1), start_(seconds_now()) {}
+
+ProgressBar::~ProgressBar() { finish(); }
+
+void ProgressBar::update(std::size_t done, std::size_t total) {
+  if (!enabled_) return;
+  const double now = seconds_now();
+  if (drawn_ && now - last_draw_ < 0.1 && done < total) return;
+  last_draw_ = now;
+  drawn_ = true;
+  const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+  const int width = 30;
+  const int filled = static_cast<int>(fraction * width);
+  const double elapsed = now - start_;
+  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+  const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0.0;
+  std::fprintf(stderr, "\r%s [%s%s] %zu/%zu %3.0f%% %.0f/s ETA %d:%02d ", label_.c_str(),
+               std::string(static_cast<std::size_t>(filled), '#').c_str(),
+               std::string(static_cast<std::size_t>(width - filled), '.').c_str(), done, total,
+               100 * fraction, rate, static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+  std::fflush(stderr);
+}
+
+void ProgressBar::finish() {
+  if (!enabled_ || !drawn_) return;
+  std::fprintf(stderr, "\n");
+  drawn_ = false;
 }
 
 Table::Table(std::vector<std::string> header, std::vector<bool> right) : right_(std::move(right)) {

@@ -22,6 +22,22 @@ std::string join_limited(const std::vector<std::string>& items, std::size_t limi
 // One line on stderr: "gptrec: warning: ..."
 void warn(const std::string& message);
 
+// A progress bar on stderr (done/total, rate, ETA), drawn only when stderr is a terminal and
+// `enabled`; redrawn at most ten times a second.
+class ProgressBar {
+ public:
+  ProgressBar(std::string label, bool enabled);
+  ~ProgressBar();
+  void update(std::size_t done, std::size_t total);
+  void finish();
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool drawn_ = false;
+  double start_ = 0, last_draw_ = 0;
+};
+
 // A table with aligned columns; `right` says which columns are right-aligned.
 class Table {
  public:

@@ -38,10 +38,13 @@ int main(int argc, char** argv) {
     runners[app.get_subcommands({})[before]] = std::move(runner);
   };
   add(gptrec::cli::add_suggest);
+  add(gptrec::cli::add_eval);
   add(gptrec::cli::add_info);
   add(gptrec::cli::add_logprobs);
   add(gptrec::cli::add_generate);
   add(gptrec::cli::add_perplexity);
+  add(gptrec::cli::add_tokenize);
+  add(gptrec::cli::add_detokenize);
 
   auto is_command = [&](const std::string& name) {
     for (const CLI::App* sub : app.get_subcommands({}))

@@ -1,0 +1,86 @@
+// Offline evaluation: the last-basket protocol of docs/EVALUATION.md, the classic baselines it
+// compares against (popularity, repeat-then-popularity, item-kNN, first-order Markov), and the
+// ranking metrics HR, Recall and NDCG at K.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gptrec/history.hpp"
+#include "gptrec/model.hpp"
+#include "gptrec/tokenizer.hpp"
+
+namespace gptrec {
+
+// One customer's purchase baskets, oldest first, each a list of distinct item ids.
+struct CustomerBaskets {
+  std::string customer_id;
+  std::vector<std::vector<std::string>> baskets;
+};
+
+// HR, Recall and NDCG at k of one ranked list against a target set (binary relevance).
+struct RankingMetrics {
+  double hit = 0, recall = 0, ndcg = 0;
+};
+RankingMetrics ranking_metrics(std::span<const int> top, const std::vector<bool>& in_target,
+                               int target_size, int k);
+
+// The items of the training baskets, indexed in id order, with their popularity (training baskets
+// containing them) and the statistics the baselines use.
+class BasketStatistics {
+ public:
+  explicit BasketStatistics(std::span<const CustomerBaskets> training);
+
+  int size() const { return static_cast<int>(ids_.size()); }
+  const std::vector<std::string>& ids() const { return ids_; }
+  const std::vector<double>& popularity() const { return popularity_; }
+  // Universe index of an item id, or -1.
+  int index(const std::string& id) const;
+  // Distinct universe indices of the items of `baskets` (unknown items skipped), first seen first.
+  std::vector<int> indices(std::span<const std::vector<std::string>> baskets) const;
+
+  // Baseline scores over the universe for a customer's input baskets (see docs/EVALUATION.md).
+  void repeat_scores(std::span<const std::vector<std::string>> input, std::vector<double>& out) const;
+  void item_knn_scores(std::span<const std::vector<std::string>> input, std::vector<double>& out) const;
+  void markov_scores(std::span<const std::vector<std::string>> input, std::vector<double>& out) const;
+
+  // All universe indices ranked by score (higher first), then popularity, then id; items with
+  // excluded[j] set are left out. Only the first k are produced.
+  void top_k(const std::vector<double>& scores, const std::vector<bool>* excluded, int k,
+             std::vector<int>& out) const;
+
+ private:
+  std::vector<std::string> ids_;
+  std::unordered_map<std::string, int> index_;
+  std::vector<double> popularity_;
+  // Sparse rows: cosine(i, j) for j != i, and P(j | i) of consecutive baskets.
+  std::vector<std::vector<std::pair<int, double>>> cosine_;
+  std::vector<std::vector<std::pair<int, double>>> transition_;
+};
+
+struct MethodResult {
+  std::string method;
+  RankingMetrics next_basket, discovery;  // means over the evaluated customers
+};
+
+struct LastBasketReport {
+  int k = 10;
+  int customers = 0;             // in the data
+  int evaluated_next = 0;        // with >= 2 baskets
+  int evaluated_discovery = 0;   // ... and a held-out item never bought before
+  int universe = 0;              // items in the training data
+  std::vector<MethodResult> methods;  // the model first (when given), then the baselines
+};
+
+// Runs the last-basket protocol. `model` and `vocab` (an item model) are optional: without them
+// only the baselines are scored. Customers are scored in parallel (OpenMP); `progress` is called
+// now and then from one thread with (done, total).
+LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers, int k,
+                                      const Model* model, const ItemVocabulary* vocab,
+                                      const std::string& model_name,
+                                      const std::function<void(std::size_t, std::size_t)>& progress = {});
+
+}  // namespace gptrec

@@ -1,0 +1,288 @@
+#include "gptrec/evaluation.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <numeric>
+
+#include "gptrec/error.hpp"
+#include "gptrec/recommender.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace gptrec {
+
+RankingMetrics ranking_metrics(std::span<const int> top, const std::vector<bool>& in_target,
+                               int target_size, int k) {
+  RankingMetrics m;
+  if (target_size <= 0) return m;
+  int hits = 0;
+  double dcg = 0, idcg = 0;
+  for (int r = 0; r < k && r < static_cast<int>(top.size()); ++r)
+    if (in_target[static_cast<std::size_t>(top[static_cast<std::size_t>(r)])]) {
+      ++hits;
+      dcg += 1.0 / std::log2(r + 2.0);
+    }
+  for (int r = 0; r < std::min(target_size, k); ++r) idcg += 1.0 / std::log2(r + 2.0);
+  m.hit = hits > 0 ? 1.0 : 0.0;
+  m.recall = static_cast<double>(hits) / target_size;
+  m.ndcg = dcg / idcg;
+  return m;
+}
+
+BasketStatistics::BasketStatistics(std::span<const CustomerBaskets> training) {
+  std::unordered_map<std::string, int> counts;
+  for (const auto& c : training)
+    for (const auto& b : c.baskets)
+      for (const auto& item : b) ++counts[item];  // baskets hold distinct items
+  ids_.reserve(counts.size());
+  for (const auto& [id, n] : counts) ids_.push_back(id);
+  std::sort(ids_.begin(), ids_.end());
+  popularity_.resize(ids_.size());
+  for (std::size_t i = 0; i < ids_.size(); ++i) {
+    index_.emplace(ids_[i], static_cast<int>(i));
+    popularity_[i] = counts[ids_[i]];
+  }
+
+  // Co-occurrence and transition counts, sparse per row.
+  const std::size_t n = ids_.size();
+  std::vector<std::unordered_map<int, double>> co(n), pairs(n);
+  std::vector<double> starts(n, 0.0);
+  std::vector<int> current, next;
+  for (const auto& c : training) {
+    for (std::size_t t = 0; t < c.baskets.size(); ++t) {
+      current = indices(std::span(&c.baskets[t], 1));
+      for (const int i : current)
+        for (const int j : current)
+          if (i != j) co[static_cast<std::size_t>(i)][j] += 1;
+      if (t + 1 < c.baskets.size()) {
+        next = indices(std::span(&c.baskets[t + 1], 1));
+        for (const int i : current) {
+          starts[static_cast<std::size_t>(i)] += 1;
+          for (const int j : next) pairs[static_cast<std::size_t>(i)][j] += 1;
+        }
+      }
+    }
+  }
+  cosine_.resize(n);
+  transition_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (const auto& [j, count] : co[i])
+      cosine_[i].emplace_back(j, count / (std::sqrt(popularity_[i]) * std::sqrt(popularity_[static_cast<std::size_t>(j)])));
+    for (const auto& [j, count] : pairs[i]) transition_[i].emplace_back(j, count / starts[i]);
+    // A fixed order keeps sums reproducible.
+    std::sort(cosine_[i].begin(), cosine_[i].end());
+    std::sort(transition_[i].begin(), transition_[i].end());
+  }
+}
+
+int BasketStatistics::index(const std::string& id) const {
+  auto it = index_.find(id);
+  return it == index_.end() ? -1 : it->second;
+}
+
+std::vector<int> BasketStatistics::indices(std::span<const std::vector<std::string>> baskets) const {
+  std::vector<int> out;
+  for (const auto& b : baskets)
+    for (const auto& item : b) {
+      const int j = index(item);
+      if (j >= 0 && std::find(out.begin(), out.end(), j) == out.end()) out.push_back(j);
+    }
+  return out;
+}
+
+void BasketStatistics::repeat_scores(std::span<const std::vector<std::string>> input,
+                                     std::vector<double>& out) const {
+  out.assign(ids_.size(), 0.0);
+  std::vector<double> last(ids_.size(), 0.0);
+  for (std::size_t t = 0; t < input.size(); ++t)
+    for (const int j : indices(input.subspan(t, 1))) {
+      out[static_cast<std::size_t>(j)] += 1;
+      last[static_cast<std::size_t>(j)] = static_cast<double>(t + 1);
+    }
+  const double denominator = static_cast<double>(input.size() + 1);
+  for (std::size_t j = 0; j < out.size(); ++j)
+    if (out[j] > 0) out[j] += last[j] / denominator;
+}
+
+void BasketStatistics::item_knn_scores(std::span<const std::vector<std::string>> input,
+                                       std::vector<double>& out) const {
+  out.assign(ids_.size(), 0.0);
+  for (const int i : indices(input))
+    for (const auto& [j, cos] : cosine_[static_cast<std::size_t>(i)]) out[static_cast<std::size_t>(j)] += cos;
+}
+
+void BasketStatistics::markov_scores(std::span<const std::vector<std::string>> input,
+                                     std::vector<double>& out) const {
+  out.assign(ids_.size(), 0.0);
+  if (input.empty()) return;
+  for (const int i : indices(input.last(1)))
+    for (const auto& [j, p] : transition_[static_cast<std::size_t>(i)]) out[static_cast<std::size_t>(j)] += p;
+}
+
+void BasketStatistics::top_k(const std::vector<double>& scores, const std::vector<bool>* excluded,
+                             int k, std::vector<int>& out) const {
+  out.clear();
+  for (int j = 0; j < size(); ++j)
+    if (excluded == nullptr || !(*excluded)[static_cast<std::size_t>(j)]) out.push_back(j);
+  const auto n = std::min(out.size(), static_cast<std::size_t>(k));
+  // Ids are in string order, so a smaller index is a smaller id.
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), [&](int a, int b) {
+    const auto ua = static_cast<std::size_t>(a), ub = static_cast<std::size_t>(b);
+    if (scores[ua] != scores[ub]) return scores[ua] > scores[ub];
+    if (popularity_[ua] != popularity_[ub]) return popularity_[ua] > popularity_[ub];
+    return a < b;
+  });
+  out.resize(n);
+}
+
+LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers, int k,
+                                      const Model* model, const ItemVocabulary* vocab,
+                                      const std::string& model_name,
+                                      const std::function<void(std::size_t, std::size_t)>& progress) {
+  if (k < 1) throw Error(ErrorCode::kInvalidArgument, "k must be at least 1");
+  if ((model == nullptr) != (vocab == nullptr))
+    throw Error(ErrorCode::kInvalidArgument, "evaluation needs both the model and its item vocabulary");
+  if (model != nullptr && model->config().kind != ModelKind::kItems)
+    throw Error(ErrorCode::kInvalidArgument, "the last-basket protocol evaluates item models");
+
+  // Split: every customer's baskets but the last are training data; customers with >= 2 baskets
+  // are evaluated on their last.
+  std::vector<CustomerBaskets> training;
+  std::vector<std::size_t> evaluated;
+  for (std::size_t c = 0; c < customers.size(); ++c) {
+    if (customers[c].baskets.size() < 2) continue;
+    evaluated.push_back(c);
+    CustomerBaskets t{customers[c].customer_id, customers[c].baskets};
+    t.baskets.pop_back();
+    training.push_back(std::move(t));
+  }
+  const BasketStatistics stats(training);
+  const std::size_t U = static_cast<std::size_t>(stats.size());
+
+  // Universe index -> model token (or -1).
+  std::vector<int> token_of(U, -1);
+  if (vocab != nullptr)
+    for (std::size_t j = 0; j < U; ++j)
+      if (auto t = vocab->find(stats.ids()[j])) token_of[j] = *t;
+
+  std::vector<std::string> names;
+  if (model != nullptr) names.push_back(model_name);
+  for (const char* b : {"popularity", "repeat-then-popularity", "item-knn", "markov"}) names.push_back(b);
+  const std::size_t M = names.size();
+
+  // Per customer, per method: next-basket and discovery metrics (and whether discovery applies).
+  struct PerCustomer {
+    std::vector<RankingMetrics> next, discovery;
+    bool has_discovery = false;
+  };
+  std::vector<PerCustomer> results(evaluated.size());
+  std::atomic<std::size_t> done{0};
+
+#pragma omp parallel
+  {
+    std::optional<Session> session;
+    if (model != nullptr) session.emplace(*model);
+    std::vector<double> scores, log_probs;
+    std::vector<int> top;
+    std::vector<bool> in_next(U), in_new(U), input_mask(U);
+#pragma omp for schedule(dynamic, 4)
+    for (std::size_t e = 0; e < evaluated.size(); ++e) {
+      const CustomerBaskets& c = customers[evaluated[e]];
+      const auto input = std::span(c.baskets).first(c.baskets.size() - 1);
+      const auto& held_out = c.baskets.back();
+
+      std::fill(in_next.begin(), in_next.end(), false);
+      std::fill(in_new.begin(), in_new.end(), false);
+      std::fill(input_mask.begin(), input_mask.end(), false);
+      for (const int j : stats.indices(input)) input_mask[static_cast<std::size_t>(j)] = true;
+      // Targets: held-out distinct items; those never seen in training cannot be hit but count.
+      std::unordered_map<std::string_view, bool> bought_before;
+      for (const auto& b : input)
+        for (const auto& item : b) bought_before[item] = true;
+      int target_next = 0, target_new = 0;
+      for (const auto& item : held_out) {
+        ++target_next;
+        const bool is_new = !bought_before.contains(item);
+        target_new += is_new;
+        const int j = stats.index(item);
+        if (j < 0) continue;
+        in_next[static_cast<std::size_t>(j)] = true;
+        if (is_new) in_new[static_cast<std::size_t>(j)] = true;
+      }
+
+      PerCustomer& r = results[e];
+      r.has_discovery = target_new > 0;
+      auto score_method = [&](const std::vector<double>& s) {
+        stats.top_k(s, nullptr, k, top);
+        r.next.push_back(ranking_metrics(top, in_next, target_next, k));
+        stats.top_k(s, &input_mask, k, top);
+        r.discovery.push_back(ranking_metrics(top, in_new, target_new, k));
+      };
+      if (model != nullptr) {
+        std::vector<Basket> baskets;
+        for (const auto& b : input) baskets.push_back(Basket{{}, std::nullopt, b});
+        const ItemSequence seq =
+            build_item_sequence(*vocab, baskets, model->config().sequence_format, model->config().n_ctx);
+        session->clear();
+        const ConstMatrixRef logits = session->append(seq.tokens, Logits::kLast);
+        const int first = vocab->first_item_id();
+        const int n_items = static_cast<int>(vocab->items().size());
+        double m = -INFINITY;
+        for (int t = 0; t < n_items; ++t) m = std::max(m, static_cast<double>(logits(0, first + t)));
+        double sum = 0;
+        for (int t = 0; t < n_items; ++t) sum += std::exp(logits(0, first + t) - m);
+        const double lse = m + std::log(sum);
+        scores.assign(U, -INFINITY);  // items the model lacks rank last
+        for (std::size_t j = 0; j < U; ++j)
+          if (token_of[j] >= 0) scores[j] = logits(0, token_of[j]) - lse;
+        score_method(scores);
+      }
+      scores.assign(U, 0.0);
+      score_method(scores);
+      stats.repeat_scores(input, scores);
+      score_method(scores);
+      stats.item_knn_scores(input, scores);
+      score_method(scores);
+      stats.markov_scores(input, scores);
+      score_method(scores);
+
+      const std::size_t now = ++done;
+#ifdef _OPENMP
+      if (progress && omp_get_thread_num() == 0) progress(now, evaluated.size());
+#else
+      if (progress) progress(now, evaluated.size());
+#endif
+    }
+  }
+  if (progress) progress(evaluated.size(), evaluated.size());
+
+  LastBasketReport report;
+  report.k = k;
+  report.customers = static_cast<int>(customers.size());
+  report.evaluated_next = static_cast<int>(evaluated.size());
+  report.universe = stats.size();
+  for (const auto& r : results) report.evaluated_discovery += r.has_discovery;
+  for (std::size_t m = 0; m < M; ++m) {
+    MethodResult mr;
+    mr.method = names[m];
+    for (const auto& r : results) {
+      mr.next_basket.hit += r.next[m].hit;
+      mr.next_basket.recall += r.next[m].recall;
+      mr.next_basket.ndcg += r.next[m].ndcg;
+      if (!r.has_discovery) continue;
+      mr.discovery.hit += r.discovery[m].hit;
+      mr.discovery.recall += r.discovery[m].recall;
+      mr.discovery.ndcg += r.discovery[m].ndcg;
+    }
+    const double n = std::max(1, report.evaluated_next), d = std::max(1, report.evaluated_discovery);
+    mr.next_basket = {mr.next_basket.hit / n, mr.next_basket.recall / n, mr.next_basket.ndcg / n};
+    mr.discovery = {mr.discovery.hit / d, mr.discovery.recall / d, mr.discovery.ndcg / d};
+    report.methods.push_back(mr);
+  }
+  return report;
+}
+
+}  // namespace gptrec

@@ -1,0 +1,32 @@
+// Reading a text file line by line: plain or gzip-compressed (detected from the content), or
+// standard input with "-".
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace gptrec::cli {
+
+class LineReader {
+ public:
+  // Throws Error(kIo) naming the file when it cannot be opened.
+  explicit LineReader(const std::string& path);
+  ~LineReader();
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+
+  // The next line without its "\n" (and "\r"); false at the end. Throws Error(kIo) on a read
+  // error or a corrupt gzip stream.
+  bool next(std::string& line);
+  // 1-based number of the line last returned.
+  long long line_number() const { return line_number_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string path_;
+  long long line_number_ = 0;
+};
+
+}  // namespace gptrec::cli
