@@ -3,7 +3,8 @@
 # Packages already present are left alone; apt-get update runs only when something is missing.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libeigen3-dev nlohmann-json3-dev libcli11-dev
-          libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev python3 python3-numpy python3-torch)
+          libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libpcre2-dev python3 python3-numpy
+          python3-torch)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
