@@ -28,7 +28,7 @@ export OMP_NUM_THREADS=1
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
 for round in $(seq "$rounds"); do
-  GPTREC_BENCH_TEXT="$text" "$bench_bin" --benchmark_filter='^Gpt2Encode/text$' \
+  GPTREC_BENCH_TEXT="$text" "$bench_bin" --benchmark_filter='^Gpt2Encode/text/' \
     --benchmark_repetitions=3 --benchmark_format=json 2>/dev/null |
     /usr/bin/python3 -c '
 import json, sys

@@ -128,6 +128,19 @@ std::uint64_t hash_bytes(const unsigned char* p, std::size_t n) {
   return h ^ (h >> 29);
 }
 
+// memcmp for the short strings of pre-tokens, without a library call.
+inline bool same_bytes(const unsigned char* a, const char* b, std::size_t n) {
+  for (; n >= 8; a += 8, b += 8, n -= 8) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (a[i] != static_cast<unsigned char>(b[i])) return false;
+  return true;
+}
+
 std::size_t table_capacity(std::size_t entries) {
   std::size_t capacity = 16;
   while (capacity < entries * 2) capacity *= 2;
@@ -223,7 +236,7 @@ struct Gpt2Tokenizer::Tables {
       if (s.id < 0) return -1;
       if (s.hash == tag) {
         const std::uint32_t b = bytes_begin[s.id], e = bytes_begin[s.id + 1];
-        if (e - b == n && std::memcmp(bytes.data() + b, p, n) == 0) return s.id;
+        if (e - b == n && same_bytes(p, bytes.data() + b, n)) return s.id;
       }
     }
   }
@@ -249,6 +262,8 @@ namespace {
 // Up to this many bytes, BPE scans a flat array for the lowest rank (quadratic, but cache-friendly
 // and allocation-free); longer pre-tokens go to the heap version.
 constexpr std::size_t kSmallPiece = 48;
+// Per-thread scratch space for long pre-tokens is kept up to this many symbols (12 bytes each).
+constexpr std::size_t kKeepScratchSymbols = std::size_t{1} << 20;
 
 struct LargeScratch {
   struct Symbol {
@@ -313,6 +328,9 @@ void Gpt2Tokenizer::Tables::bpe_small(const unsigned char* p, std::size_t n,
 
 void Gpt2Tokenizer::Tables::bpe_large(const unsigned char* p, std::size_t n,
                                       std::vector<int>& out) const {
+  if (n > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max() / 2))
+    throw Error(ErrorCode::kBadInput, "text has a pre-token of " + std::to_string(n) +
+                                          " bytes without a space; at most 1 GiB is supported");
   thread_local LargeScratch scratch;
   auto& symbols = scratch.symbols;
   auto& heap = scratch.heap;
@@ -348,6 +366,11 @@ void Gpt2Tokenizer::Tables::bpe_large(const unsigned char* p, std::size_t n,
     consider(static_cast<std::int32_t>(c.pos));
   }
   for (std::int32_t i = 0; i < count; i = symbols[i].next) out.push_back(symbols[i].id);
+  // Give back the memory of an exceptionally long pre-token instead of keeping it per thread.
+  if (symbols.capacity() > kKeepScratchSymbols) {
+    std::vector<LargeScratch::Symbol>().swap(symbols);
+    std::vector<LargeScratch::Candidate>().swap(heap);
+  }
 }
 
 namespace {
