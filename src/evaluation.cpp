@@ -4,6 +4,9 @@
 #include <atomic>
 #include <cmath>
 #include <numeric>
+#include <optional>
+#include <random>
+#include <unordered_set>
 
 #include "gptrec/error.hpp"
 #include "gptrec/recommender.hpp"
@@ -280,6 +283,275 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
     const double n = std::max(1, report.evaluated_next), d = std::max(1, report.evaluated_discovery);
     mr.next_basket = {mr.next_basket.hit / n, mr.next_basket.recall / n, mr.next_basket.ndcg / n};
     mr.discovery = {mr.discovery.hit / d, mr.discovery.recall / d, mr.discovery.ndcg / d};
+    report.methods.push_back(mr);
+  }
+  return report;
+}
+
+}  // namespace gptrec
+
+namespace gptrec {
+
+namespace {
+
+// "Lower item id": numerically when both ids are numbers, else byte-wise.
+bool id_less(const std::string& a, const std::string& b) {
+  const bool na = !a.empty() && a.size() < 19 && std::all_of(a.begin(), a.end(), ::isdigit);
+  const bool nb = !b.empty() && b.size() < 19 && std::all_of(b.begin(), b.end(), ::isdigit);
+  if (na && nb) return std::stoll(a) < std::stoll(b);
+  return a < b;
+}
+
+// The sequence statistics of the SASRec baselines, over the training parts.
+struct SequenceStatistics {
+  std::vector<double> popularity;                               // training events
+  std::vector<std::vector<std::pair<int, double>>> cosine;      // users containing both
+  std::vector<std::vector<std::pair<int, double>>> transition;  // P(next = j | i)
+};
+
+// Rank of `target_score` (0 = best) among `scores` of `ids`: a candidate ranks above the target
+// when its score is higher, or equal with a lower id; the target's own id never does.
+template <typename Ids>
+int rank_of(double target_score, const std::string& target_id, const Ids& ids,
+            const std::function<double(std::size_t)>& score_of, const std::vector<std::string>& names) {
+  int rank = 0;
+  for (std::size_t c = 0; c < ids.size(); ++c) {
+    const auto& id = names[static_cast<std::size_t>(ids[c])];
+    if (id == target_id) continue;
+    const double s = score_of(c);
+    if (s > target_score || (s == target_score && id_less(id, target_id))) ++rank;
+  }
+  return rank;
+}
+
+RankingMetrics metrics_from_rank(int rank, int k) {
+  RankingMetrics m;
+  if (rank < k) {
+    m.hit = 1;
+    m.recall = 1;
+    m.ndcg = 1.0 / std::log2(rank + 2.0);
+  }
+  return m;
+}
+
+}  // namespace
+
+SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, const Model* model,
+                             const ItemVocabulary* vocab, const std::string& model_name, std::uint64_t seed,
+                             const std::unordered_map<std::string, SampledCandidates>* fixed,
+                             const std::function<void(std::size_t, std::size_t)>& progress) {
+  if (k < 1) throw Error(ErrorCode::kInvalidArgument, "k must be at least 1");
+  if ((model == nullptr) != (vocab == nullptr))
+    throw Error(ErrorCode::kInvalidArgument, "evaluation needs both the model and its item vocabulary");
+  if (model != nullptr && model->config().kind != ModelKind::kItems)
+    throw Error(ErrorCode::kInvalidArgument, "the SASRec protocol evaluates item models");
+
+  // The universe: every item of the data, indexed in id order.
+  std::vector<std::string> names;
+  {
+    std::unordered_map<std::string, int> seen;
+    for (const auto& u : users)
+      for (const auto& item : u.items) seen.emplace(item, 0);
+    for (const auto& [id, unused] : seen) names.push_back(id);
+    std::sort(names.begin(), names.end(), id_less);
+  }
+  std::unordered_map<std::string, int> index;
+  for (std::size_t j = 0; j < names.size(); ++j) index.emplace(names[j], static_cast<int>(j));
+  const std::size_t U = names.size();
+  auto to_indices = [&](std::span<const std::string> items) {
+    std::vector<int> out;
+    out.reserve(items.size());
+    for (const auto& item : items) out.push_back(index.at(item));
+    return out;
+  };
+
+  // Training parts: all but the last two items of users with >= 3, everything of the others.
+  SequenceStatistics stats;
+  stats.popularity.assign(U, 0.0);
+  {
+    std::vector<std::unordered_map<int, double>> co(U), pairs(U);
+    std::vector<double> users_with(U, 0.0), starts(U, 0.0);
+    for (const auto& u : users) {
+      const std::size_t n = u.items.size() >= 3 ? u.items.size() - 2 : u.items.size();
+      const std::vector<int> seq = to_indices(std::span(u.items).first(n));
+      for (const int j : seq) stats.popularity[static_cast<std::size_t>(j)] += 1;
+      for (std::size_t t = 0; t + 1 < seq.size(); ++t) {
+        starts[static_cast<std::size_t>(seq[t])] += 1;
+        pairs[static_cast<std::size_t>(seq[t])][seq[t + 1]] += 1;
+      }
+      // Co-occurrence over the distinct items of the most recent 50 (long histories would
+      // otherwise dominate the pair counts quadratically).
+      std::vector<int> recent(seq.end() - static_cast<std::ptrdiff_t>(std::min<std::size_t>(seq.size(), 50)), seq.end());
+      std::sort(recent.begin(), recent.end());
+      recent.erase(std::unique(recent.begin(), recent.end()), recent.end());
+      for (const int i : recent) {
+        users_with[static_cast<std::size_t>(i)] += 1;
+        for (const int j : recent)
+          if (i != j) co[static_cast<std::size_t>(i)][j] += 1;
+      }
+    }
+    stats.cosine.resize(U);
+    stats.transition.resize(U);
+    for (std::size_t i = 0; i < U; ++i) {
+      for (const auto& [j, c] : co[i])
+        stats.cosine[i].emplace_back(j, c / (std::sqrt(users_with[i]) * std::sqrt(users_with[static_cast<std::size_t>(j)])));
+      for (const auto& [j, c] : pairs[i]) stats.transition[i].emplace_back(j, c / starts[i]);
+      std::sort(stats.cosine[i].begin(), stats.cosine[i].end());
+      std::sort(stats.transition[i].begin(), stats.transition[i].end());
+    }
+  }
+
+  std::vector<int> token_of(U, -1);
+  if (vocab != nullptr)
+    for (std::size_t j = 0; j < U; ++j)
+      if (auto t = vocab->find(names[j])) token_of[j] = *t;
+
+  std::vector<std::string> methods;
+  if (model != nullptr) methods.push_back(model_name);
+  for (const char* b : {"popularity", "item-knn", "markov"}) methods.push_back(b);
+  const std::size_t M = methods.size();
+
+  std::vector<std::size_t> evaluated;
+  for (std::size_t u = 0; u < users.size(); ++u)
+    if (users[u].items.size() >= 3) evaluated.push_back(u);
+
+  // Candidate lists, drawn up front in user order so that they do not depend on threading.
+  std::vector<std::vector<int>> negatives(evaluated.size());
+  std::vector<bool> in_subset(evaluated.size(), false);
+  std::mt19937_64 rng(seed);
+  for (std::size_t e = 0; e < evaluated.size(); ++e) {
+    const CustomerSequence& u = users[evaluated[e]];
+    if (fixed != nullptr) {
+      auto it = fixed->find(u.customer_id);
+      if (it == fixed->end())
+        throw Error(ErrorCode::kBadInput, "candidate lists: no entry for customer " + u.customer_id);
+      if (it->second.target != u.items.back())
+        throw Error(ErrorCode::kBadInput, "candidate lists: customer " + u.customer_id + ": target " +
+                                              it->second.target + " is not the last item " + u.items.back());
+      for (const auto& id : it->second.negatives) {
+        auto j = index.find(id);
+        if (j == index.end())
+          throw Error(ErrorCode::kBadInput, "candidate lists: customer " + u.customer_id + ": unknown item " + id);
+        negatives[e].push_back(j->second);
+      }
+      in_subset[e] = it->second.in_subset;
+      continue;
+    }
+    const std::vector<int> train = to_indices(std::span(u.items).first(u.items.size() - 2));
+    const std::unordered_set<int> rated(train.begin(), train.end());
+    if (rated.size() >= U) throw Error(ErrorCode::kBadInput, "customer " + u.customer_id + " rated every item");
+    for (int n = 0; n < 100; ++n) {
+      int j;
+      do {
+        j = static_cast<int>(rng() % U);  // U is far below 2^64: the modulo bias is negligible
+      } while (rated.contains(j));
+      negatives[e].push_back(j);
+    }
+  }
+
+  struct PerUser {
+    std::vector<RankingMetrics> sampled, full, full_excl;
+  };
+  std::vector<PerUser> results(evaluated.size());
+  std::atomic<std::size_t> done{0};
+#pragma omp parallel
+  {
+    std::optional<Session> session;
+    if (model != nullptr) session.emplace(*model);
+    std::vector<double> scores(U);
+    std::vector<int> all(U);
+    std::iota(all.begin(), all.end(), 0);
+    std::vector<bool> in_input(U, false);
+#pragma omp for schedule(dynamic, 16)
+    for (std::size_t e = 0; e < evaluated.size(); ++e) {
+      const CustomerSequence& u = users[evaluated[e]];
+      const std::vector<int> seq = to_indices(u.items);
+      const std::span<const int> input(seq.data(), seq.size() - 1);
+      const int target = seq.back();
+      const std::string& target_id = names[static_cast<std::size_t>(target)];
+      for (const int j : input) in_input[static_cast<std::size_t>(j)] = true;
+
+      PerUser& r = results[e];
+      auto rank_all = [&]() {
+        const double ts = scores[static_cast<std::size_t>(target)];
+        const auto score_at = [&](std::size_t c) { return scores[c]; };
+        r.full.push_back(metrics_from_rank(rank_of(ts, target_id, all, score_at, names), k));
+        int excl = 0;
+        for (std::size_t j = 0; j < U; ++j) {
+          if (in_input[j] || static_cast<int>(j) == target) continue;
+          if (scores[j] > ts || (scores[j] == ts && id_less(names[j], target_id))) ++excl;
+        }
+        r.full_excl.push_back(metrics_from_rank(in_input[static_cast<std::size_t>(target)] ? k : excl, k));
+        const auto score_neg = [&](std::size_t c) { return scores[static_cast<std::size_t>(negatives[e][c])]; };
+        r.sampled.push_back(metrics_from_rank(rank_of(ts, target_id, negatives[e], score_neg, names), k));
+      };
+
+      if (model != nullptr) {
+        // <bos> and the most recent items that fit.
+        std::vector<std::string> items;
+        const std::size_t keep = std::min<std::size_t>(input.size(), static_cast<std::size_t>(model->config().n_ctx - 1));
+        for (std::size_t t = input.size() - keep; t < input.size(); ++t) items.push_back(u.items[t]);
+        std::vector<Basket> baskets;
+        for (auto& item : items) baskets.push_back(Basket{{}, std::nullopt, {item}});
+        const ItemSequence s = build_item_sequence(*vocab, baskets, SequenceFormat::kItems, model->config().n_ctx);
+        session->clear();
+        const ConstMatrixRef logits = session->append(s.tokens, Logits::kLast);
+        for (std::size_t j = 0; j < U; ++j)
+          scores[j] = token_of[j] >= 0 ? static_cast<double>(logits(0, token_of[j])) : -INFINITY;
+        rank_all();
+      }
+      for (std::size_t j = 0; j < U; ++j) scores[j] = stats.popularity[j];
+      rank_all();
+      std::fill(scores.begin(), scores.end(), 0.0);
+      std::vector<int> distinct(input.begin(), input.end());
+      std::sort(distinct.begin(), distinct.end());
+      distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+      for (const int i : distinct)
+        for (const auto& [j, c] : stats.cosine[static_cast<std::size_t>(i)]) scores[static_cast<std::size_t>(j)] += c;
+      rank_all();
+      std::fill(scores.begin(), scores.end(), 0.0);
+      for (const auto& [j, p] : stats.transition[static_cast<std::size_t>(input.back())]) scores[static_cast<std::size_t>(j)] = p;
+      rank_all();
+
+      for (const int j : input) in_input[static_cast<std::size_t>(j)] = false;
+      const std::size_t now = ++done;
+#ifdef _OPENMP
+      if (progress && omp_get_thread_num() == 0) progress(now, evaluated.size());
+#else
+      if (progress) progress(now, evaluated.size());
+#endif
+    }
+  }
+  if (progress) progress(evaluated.size(), evaluated.size());
+
+  SasrecReport report;
+  report.k = k;
+  report.users = static_cast<int>(users.size());
+  report.evaluated = static_cast<int>(evaluated.size());
+  report.items = static_cast<int>(U);
+  for (std::size_t e = 0; e < evaluated.size(); ++e) report.subset_evaluated += in_subset[e];
+  for (std::size_t m = 0; m < M; ++m) {
+    SasrecMethodResult mr;
+    mr.method = methods[m];
+    auto add = [](RankingMetrics& to, const RankingMetrics& x) {
+      to.hit += x.hit;
+      to.recall += x.recall;
+      to.ndcg += x.ndcg;
+    };
+    for (std::size_t e = 0; e < evaluated.size(); ++e) {
+      add(mr.sampled, results[e].sampled[m]);
+      add(mr.full, results[e].full[m]);
+      add(mr.full_excl, results[e].full_excl[m]);
+      if (in_subset[e]) add(mr.subset, results[e].sampled[m]);
+    }
+    auto mean = [](RankingMetrics& x, int n) {
+      const double d = std::max(1, n);
+      x = {x.hit / d, x.recall / d, x.ndcg / d};
+    };
+    mean(mr.sampled, report.evaluated);
+    mean(mr.full, report.evaluated);
+    mean(mr.full_excl, report.evaluated);
+    mean(mr.subset, report.subset_evaluated);
     report.methods.push_back(mr);
   }
   return report;

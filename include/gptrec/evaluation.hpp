@@ -3,6 +3,7 @@
 // ranking metrics HR, Recall and NDCG at K.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
@@ -82,5 +83,49 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
                                       const Model* model, const ItemVocabulary* vocab,
                                       const std::string& model_name,
                                       const std::function<void(std::size_t, std::size_t)>& progress = {});
+
+// ---- The SASRec protocol (Kang & McAuley, ICDM 2018; docs/EVALUATION.md) ----
+
+// One user's items in time order.
+struct CustomerSequence {
+  std::string customer_id;
+  std::vector<std::string> items;
+};
+
+// A fixed candidate list for one user (the sampled protocol's 100 negatives), e.g. from a task
+// file, so that different tools rank the same lists.
+struct SampledCandidates {
+  std::string target;
+  std::vector<std::string> negatives;
+  bool in_subset = false;  // in the paper-style random 10,000-user subset
+};
+
+struct SasrecMethodResult {
+  std::string method;
+  RankingMetrics sampled;      // target vs 100 sampled negatives
+  RankingMetrics subset;       // the same over the users marked in_subset (fixed lists only)
+  RankingMetrics full;         // target vs every item
+  RankingMetrics full_excl;    // target vs every item not in the input
+};
+
+struct SasrecReport {
+  int k = 10;
+  int users = 0;
+  int evaluated = 0;        // users with >= 3 items
+  int subset_evaluated = 0;
+  int items = 0;            // the universe of the full ranking: every item in the data
+  std::vector<SasrecMethodResult> methods;
+};
+
+// Runs the protocol: per user with >= 3 items, the last item is the test target, the input is
+// every earlier item (the most recent the model's context holds); the target is ranked against
+// 100 negatives drawn uniformly from the items not in the user's training part (all but the last
+// two), with `seed`, or taken from `fixed` when given; and against all items. Baselines
+// (popularity, item-kNN, Markov) are fitted on the training parts.
+SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, const Model* model,
+                             const ItemVocabulary* vocab, const std::string& model_name,
+                             std::uint64_t seed,
+                             const std::unordered_map<std::string, SampledCandidates>* fixed,
+                             const std::function<void(std::size_t, std::size_t)>& progress = {});
 
 }  // namespace gptrec

@@ -2,6 +2,7 @@
 // (docs/EVALUATION.md).
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
@@ -21,6 +22,8 @@ struct EvalOptions {
   int k = 10;
   long long limit = 0;
   bool baselines_only = false;
+  std::uint64_t seed = 0;
+  std::string candidates;
   std::string format = "table";
   bool quiet = false;
 };
@@ -52,6 +55,145 @@ std::vector<CustomerBaskets> read_customers(const EvalOptions& o) {
   return customers;
 }
 
+// Sequences for the SASRec protocol: "user item" lines (the paper's data files; a user's lines in
+// time order) or histories JSONL (purchases in time order).
+std::vector<CustomerSequence> read_sequences(const EvalOptions& o) {
+  std::vector<CustomerSequence> users;
+  std::unordered_map<std::string, std::size_t> by_id;
+  LineReader reader(o.data);
+  std::string line;
+  long long bad = 0;
+  std::string first_error;
+  while (reader.next(line)) {
+    const auto start = line.find_first_not_of(" \t");
+    if (start == std::string::npos) continue;
+    if (line[start] == '{' || line[start] == '[') {
+      try {
+        const History h = parse_history(line, o.data + ":" + std::to_string(reader.line_number()));
+        CustomerSequence c{h.customer_id, {}};
+        for (const Event& e : h.events)
+          if (e.type == EventType::kPurchase) c.items.push_back(e.item);
+        users.push_back(std::move(c));
+      } catch (const Error& e) {
+        if (bad++ == 0) first_error = e.what();
+      }
+    } else {
+      std::istringstream fields(line);
+      std::string user, item, extra;
+      if (!(fields >> user >> item) || (fields >> extra)) {
+        if (bad++ == 0)
+          first_error = o.data + ":" + std::to_string(reader.line_number()) + ": expected \"user item\"";
+        continue;
+      }
+      auto [it, inserted] = by_id.emplace(user, users.size());
+      if (inserted) users.push_back(CustomerSequence{user, {}});
+      users[it->second].items.push_back(item);
+    }
+    if (o.limit > 0 && static_cast<long long>(users.size()) > o.limit) {
+      users.pop_back();
+      break;
+    }
+  }
+  if (bad > 0)
+    warn(std::to_string(bad) + " bad line" + (bad == 1 ? "" : "s") + " skipped; the first: " + first_error);
+  if (users.empty()) throw Error(ErrorCode::kBadInput, o.data + ": no sequences");
+  return users;
+}
+
+// Fixed candidate lists: {"customer_id", "target", "negatives": [...], "in_util_subset"} per line.
+std::unordered_map<std::string, SampledCandidates> read_candidates(const std::string& path) {
+  std::unordered_map<std::string, SampledCandidates> out;
+  LineReader reader(path);
+  std::string line;
+  while (reader.next(line)) {
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(reader.line_number());
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(ErrorCode::kBadInput, where + ": not valid JSON (" + e.what() + ")");
+    }
+    try {
+      if (j.value("split", "test") != "test") continue;
+      SampledCandidates c;
+      c.target = j.at("target").get<std::string>();
+      c.negatives = j.at("negatives").get<std::vector<std::string>>();
+      c.in_subset = j.value("in_util_subset", false);
+      out[j.at("customer_id").get<std::string>()] = std::move(c);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(ErrorCode::kBadInput, where + ": expected customer_id, target and negatives (" + e.what() + ")");
+    }
+  }
+  return out;
+}
+
+int run_sasrec(const EvalOptions& o, const Model* model, const ItemVocabulary* vocab) {
+  const std::vector<CustomerSequence> users = read_sequences(o);
+  std::optional<std::unordered_map<std::string, SampledCandidates>> fixed;
+  if (!o.candidates.empty()) fixed = read_candidates(o.candidates);
+  ProgressBar bar("evaluating", !o.quiet);
+  const SasrecReport r = evaluate_sasrec(users, o.k, model, vocab, "gptrec " + o.model_dir, o.seed,
+                                         fixed ? &*fixed : nullptr,
+                                         [&](std::size_t done, std::size_t total) { bar.update(done, total); });
+  bar.finish();
+  auto metrics = [](const RankingMetrics& x) { return nlohmann::ordered_json{{"hr", x.hit}, {"ndcg", x.ndcg}}; };
+  if (o.format == "json") {
+    nlohmann::ordered_json j;
+    j["protocol"] = o.protocol;
+    j["data"] = o.data;
+    j["k"] = r.k;
+    j["users"] = r.users;
+    j["evaluated"] = r.evaluated;
+    j["subset_evaluated"] = r.subset_evaluated;
+    j["items"] = r.items;
+    j["negatives"] = fixed ? "file " + o.candidates : "seed " + std::to_string(o.seed);
+    nlohmann::ordered_json methods = nlohmann::ordered_json::array();
+    for (const auto& m : r.methods) {
+      nlohmann::ordered_json e{{"method", m.method}, {"sampled", metrics(m.sampled)}};
+      if (r.subset_evaluated > 0) e["sampled_subset"] = metrics(m.subset);
+      e["full"] = metrics(m.full);
+      e["full_excl"] = metrics(m.full_excl);
+      methods.push_back(std::move(e));
+    }
+    j["methods"] = std::move(methods);
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("Protocol sasrec on %s: %d users, %d evaluated; %d items; negatives: %s.\n\n", o.data.c_str(),
+              r.users, r.evaluated, r.items,
+              fixed ? ("from " + o.candidates).c_str() : ("seed " + std::to_string(o.seed)).c_str());
+  const std::string k = std::to_string(r.k);
+  std::vector<std::string> header = {"method", "sampled HR@" + k, "NDCG@" + k};
+  if (r.subset_evaluated > 0) {
+    header.push_back("subset HR@" + k);
+    header.push_back("NDCG@" + k);
+  }
+  for (const char* h : {"full HR@", "full NDCG@", "full-excl HR@", "full-excl NDCG@"}) header.push_back(h + k);
+  std::vector<bool> right(header.size(), true);
+  right[0] = false;
+  Table t(header, right);
+  auto f = [](double v) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.4f", v);
+    return std::string(buf);
+  };
+  for (const auto& m : r.methods) {
+    std::vector<std::string> row = {m.method, f(m.sampled.hit), f(m.sampled.ndcg)};
+    if (r.subset_evaluated > 0) {
+      row.push_back(f(m.subset.hit));
+      row.push_back(f(m.subset.ndcg));
+    }
+    for (double v : {m.full.hit, m.full.ndcg, m.full_excl.hit, m.full_excl.ndcg}) row.push_back(f(v));
+    t.add(row);
+  }
+  t.print(stdout);
+  if (r.subset_evaluated > 0)
+    std::printf("\n(subset: the %d users of the seeded 10,000-user subset, as in the paper's code)\n",
+                r.subset_evaluated);
+  return 0;
+}
+
 int run_eval(const EvalOptions& o) {
   if (o.k < 1) throw Error(ErrorCode::kInvalidArgument, "--k must be at least 1");
   if (o.model_dir.empty() && !o.baselines_only)
@@ -64,6 +206,7 @@ int run_eval(const EvalOptions& o) {
       throw Error(ErrorCode::kInvalidArgument, o.model_dir + ": eval needs an item model");
     vocab.emplace(ItemVocabulary::load(std::filesystem::path(o.model_dir) / "items.json"));
   }
+  if (o.protocol == "sasrec") return run_sasrec(o, model ? &*model : nullptr, vocab ? &*vocab : nullptr);
   const std::vector<CustomerBaskets> customers = read_customers(o);
 
   ProgressBar bar("evaluating", !o.quiet);
@@ -117,14 +260,19 @@ Runner add_eval(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
   CLI::App* sub = app.add_subcommand("eval", "Evaluate a model and the classic baselines on held-out baskets");
   sub->add_option("--model", o->model_dir, "Item model directory");
-  sub->add_option("--data", o->data, "Histories, one JSON per line (.jsonl or .jsonl.gz; - for stdin)")
+  sub->add_option("--data", o->data,
+                  "Histories, one JSON per line (.jsonl or .jsonl.gz; - for stdin); sasrec also reads "
+                  "\"user item\" lines")
       ->required();
   sub->add_option("--protocol", o->protocol, "Evaluation protocol (docs/EVALUATION.md)")
-      ->check(CLI::IsMember({"last-basket"}))
+      ->check(CLI::IsMember({"last-basket", "sasrec"}))
       ->capture_default_str();
   sub->add_option("--k", o->k, "Cut-off of the ranking metrics")->capture_default_str();
   sub->add_option("--limit", o->limit, "Read only the first N customers");
   sub->add_flag("--baselines-only", o->baselines_only, "Score only the baselines");
+  sub->add_option("--seed", o->seed, "sasrec: seed of the sampled negatives")->capture_default_str();
+  sub->add_option("--candidates", o->candidates,
+                  "sasrec: fixed candidate lists (JSONL[.gz] of customer_id, target, negatives)");
   sub->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
