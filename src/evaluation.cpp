@@ -186,6 +186,7 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
 
 #pragma omp parallel
   {
+    set_op_threads(1);  // parallel across customers, single-threaded ops inside
     std::optional<Session> session;
     if (model != nullptr) session.emplace(*model);
     std::vector<double> scores, log_probs;
@@ -456,6 +457,7 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
   std::atomic<std::size_t> done{0};
 #pragma omp parallel
   {
+    set_op_threads(1);  // parallel across customers, single-threaded ops inside
     std::optional<Session> session;
     if (model != nullptr) session.emplace(*model);
     std::vector<double> scores(U);

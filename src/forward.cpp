@@ -15,7 +15,8 @@ namespace {
 
 int max_threads() {
 #ifdef _OPENMP
-  return omp_in_parallel() ? 1 : omp_get_max_threads();
+  // Inside an enclosing parallel region (even a one-thread team), the caller parallelizes.
+  return omp_get_level() > 0 ? 1 : omp_get_max_threads();
 #else
   return 1;
 #endif
@@ -64,6 +65,14 @@ void validate(const Model& model, std::span<const Segment> segments) {
 }
 
 }  // namespace
+
+void set_op_threads(int n) {
+#ifdef _OPENMP
+  omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
+#else
+  (void)n;
+#endif
+}
 
 ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments, Workspace& ws,
                            Logits which) {

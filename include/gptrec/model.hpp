@@ -151,6 +151,11 @@ class Session {
   std::unique_ptr<Workspace> workspace_;
 };
 
+// How many OpenMP threads the calling thread's forward passes may use (0 = all cores, the default).
+// Callers that already run queries in parallel set 1 in each worker so that the ops inside stay
+// single-threaded (no oversubscription). The setting belongs to the calling thread only.
+void set_op_threads(int n);
+
 // Runs independent sequences in one pass: the linear layers see all rows at once, attention stays
 // within each sequence. Returns per sequence its (T_i, V) logits, or (1, V) with Logits::kLast.
 // Equal to running each sequence through its own Session.

@@ -17,5 +17,6 @@ Runner add_tokenize(CLI::App& app);
 Runner add_detokenize(CLI::App& app);
 Runner add_suggest(CLI::App& app);
 Runner add_eval(CLI::App& app);
+Runner add_score(CLI::App& app);
 
 }  // namespace gptrec::cli

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     runners[app.get_subcommands({})[before]] = std::move(runner);
   };
   add(gptrec::cli::add_suggest);
+  add(gptrec::cli::add_score);
   add(gptrec::cli::add_eval);
   add(gptrec::cli::add_info);
   add(gptrec::cli::add_logprobs);

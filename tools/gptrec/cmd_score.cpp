@@ -1,0 +1,254 @@
+// gptrec score: batch suggestions for many customers, one JSONL line in, one line out, in order.
+//
+// Records are read in chunks and scored in parallel across customers (one OpenMP thread per
+// customer, the model's ops single-threaded inside: no oversubscription). Output lines are written
+// whole, in input order; --resume continues a killed run from the complete lines already written.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "format.hpp"
+#include "gptrec/error.hpp"
+#include "gptrec/recommender.hpp"
+#include "input.hpp"
+#include "lines.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace gptrec::cli {
+
+namespace {
+
+struct ScoreOptions {
+  std::string model_dir;
+  std::string input;
+  std::string output;
+  std::string catalog;
+  int top = 10;
+  int threads = 0;
+  std::string shard;
+  bool resume = false;
+  bool exclude_purchased = false;
+  bool quiet = false;
+};
+
+// FNV-1a, 64-bit: a fixed hash, so every machine splits the shards the same way.
+std::uint64_t stable_hash(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (const unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+struct Shard {
+  std::uint64_t index = 0, count = 1;
+};
+
+Shard parse_shard(const std::string& text) {
+  Shard s;
+  if (text.empty()) return s;
+  const auto slash = text.find('/');
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("no slash");
+    std::size_t used = 0;
+    const long long i = std::stoll(text.substr(0, slash), &used);
+    if (used != slash) throw std::invalid_argument("index");
+    const std::string n_text = text.substr(slash + 1);
+    const long long n = std::stoll(n_text, &used);
+    if (used != n_text.size() || n < 1 || i < 0 || i >= n) throw std::invalid_argument("range");
+    s.index = static_cast<std::uint64_t>(i);
+    s.count = static_cast<std::uint64_t>(n);
+  } catch (const std::exception&) {
+    throw Error(ErrorCode::kInvalidArgument, "--shard: expected i/n with 0 <= i < n, got \"" + text + "\"");
+  }
+  return s;
+}
+
+// The customer id a shard is chosen by: the record's customer_id, or for a line without one (or
+// that is not JSON) its line number, so that exactly one shard reports it.
+std::string shard_key(const std::string& line, long long line_number) {
+  try {
+    const auto j = nlohmann::json::parse(line);
+    if (j.is_object()) {
+      auto id = j.find("customer_id");
+      if (id != j.end() && id->is_string()) return "id:" + id->get<std::string>();
+      if (id != j.end() && id->is_number_integer()) return "id:" + std::to_string(id->get<long long>());
+    }
+  } catch (const nlohmann::json::exception&) {
+  }
+  return "line:" + std::to_string(line_number);
+}
+
+struct Record {
+  long long line_number = 0;
+  std::string text;
+  std::string result;  // the output line, without "\n"
+  bool failed = false;
+};
+
+std::string score_record(const Recommender& rec, const RecommendOptions& options, const Record& r,
+                         const std::string& source, bool& failed) {
+  nlohmann::ordered_json out;
+  out["line"] = r.line_number;
+  std::string customer_id;
+  try {
+    const History h = parse_history(r.text, source + ":" + std::to_string(r.line_number));
+    customer_id = h.customer_id;
+    out["customer_id"] = customer_id;
+    const Recommendations recs = rec.recommend(h, options);
+    out["score"] = to_string(recs.score_kind);
+    out["fallback"] = recs.fallback_reason ? nlohmann::ordered_json(*recs.fallback_reason) : nlohmann::ordered_json();
+    if (!recs.unknown_items.empty()) out["unknown_items"] = recs.unknown_items;
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const Suggestion& s : recs.suggestions)
+      list.push_back({{"item", s.item->id},
+                      {"name", s.item->name},
+                      {"price", s.item->price ? nlohmann::ordered_json(*s.item->price) : nlohmann::ordered_json()},
+                      {"score", s.score}});
+    out["suggestions"] = std::move(list);
+    failed = false;
+  } catch (const Error& e) {
+    nlohmann::ordered_json err;
+    err["line"] = r.line_number;
+    err["customer_id"] = customer_id.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(customer_id);
+    err["error"] = e.what();
+    failed = true;
+    return err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Complete lines already in `path` (a resumed run's output); a partial last line is cut off.
+long long complete_lines(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return 0;
+  const std::string text = read_input(path);
+  const auto last_newline = text.rfind('\n');
+  const std::uintmax_t keep = last_newline == std::string::npos ? 0 : last_newline + 1;
+  if (keep != text.size()) {
+    std::filesystem::resize_file(path, keep, ec);
+    if (ec) throw Error(ErrorCode::kIo, path + ": cannot cut its partial last line (" + ec.message() + ")");
+  }
+  return static_cast<long long>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(keep), '\n'));
+}
+
+void write_all(int fd, const std::string& data, const std::string& path) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorCode::kIo, path + ": write failed (" + std::strerror(errno) + ")");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+int run_score(const ScoreOptions& o) {
+  const Shard shard = parse_shard(o.shard);
+  if (o.top < 1) throw Error(ErrorCode::kInvalidArgument, "--top must be at least 1, got " + std::to_string(o.top));
+  if (o.threads < 0) throw Error(ErrorCode::kInvalidArgument, "--threads must be 0 (all cores) or more");
+  if (o.resume && o.output == "-") throw Error(ErrorCode::kInvalidArgument, "--resume needs an --output file");
+  const std::string model_dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
+  std::optional<Catalog> catalog;
+  if (!o.catalog.empty()) catalog = Catalog::parse(read_input(o.catalog), o.catalog);
+  const Recommender rec = Recommender::load(model_dir, std::move(catalog));
+  RecommendOptions options;
+  options.top_n = o.top;
+  options.exclude_purchased = o.exclude_purchased;
+
+  LineReader reader(o.input);
+  const long long already = o.resume ? complete_lines(o.output) : 0;
+  int fd = 1;
+  if (o.output != "-") {
+    fd = ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (o.resume ? O_APPEND : O_TRUNC), 0644);
+    if (fd < 0) throw Error(ErrorCode::kIo, o.output + ": cannot write (" + std::strerror(errno) + ")");
+  }
+#ifdef _OPENMP
+  const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
+#else
+  const int threads = 1;
+#endif
+
+  const auto start = std::chrono::steady_clock::now();
+  ProgressBar bar("scoring", !o.quiet);
+  long long in_shard = 0, scored = 0, errors = 0;
+  std::vector<Record> chunk;
+  constexpr std::size_t kChunk = 4096;
+  std::string line;
+  bool more = true;
+  while (more) {
+    chunk.clear();
+    while (chunk.size() < kChunk && (more = reader.next(line))) {
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines are not records
+      if (shard.count > 1 && stable_hash(shard_key(line, reader.line_number())) % shard.count != shard.index)
+        continue;
+      if (in_shard++ < already) continue;  // written by the run being resumed
+      chunk.push_back(Record{reader.line_number(), line, {}, false});
+    }
+#pragma omp parallel num_threads(threads)
+    {
+      set_op_threads(1);  // parallel across customers, single-threaded ops inside
+#pragma omp for schedule(dynamic, 16)
+      for (std::size_t i = 0; i < chunk.size(); ++i) {
+      bool failed = false;
+        chunk[i].result = score_record(rec, options, chunk[i], o.input == "-" ? "<stdin>" : o.input, failed);
+        chunk[i].failed = failed;
+      }
+    }
+    std::string out;
+    for (const Record& r : chunk) {
+      out += r.result;
+      out += '\n';
+      errors += r.failed;
+    }
+    write_all(fd, out, o.output);
+    scored += static_cast<long long>(chunk.size());
+    bar.update(static_cast<std::size_t>(scored), static_cast<std::size_t>(scored));
+  }
+  bar.finish();
+  if (fd != 1) {
+    if (::fsync(fd) != 0 || ::close(fd) != 0)
+      throw Error(ErrorCode::kIo, o.output + ": cannot flush (" + std::strerror(errno) + ")");
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!o.quiet || errors > 0)
+    std::fprintf(stderr, "gptrec: scored %lld records (%lld errors%s) in %.2f s, %.0f records/s\n", scored, errors,
+                 already > 0 ? (", " + std::to_string(already) + " done before resuming").c_str() : "", seconds,
+                 seconds > 0 ? static_cast<double>(scored) / seconds : 0.0);
+  return errors > 0 ? static_cast<int>(ErrorCode::kBadInput) : 0;
+}
+
+}  // namespace
+
+Runner add_score(CLI::App& app) {
+  auto o = std::make_shared<ScoreOptions>();
+  CLI::App* sub = app.add_subcommand("score", "Batch suggestions: one history per JSONL line in, one result line out");
+  sub->add_option("--model", o->model_dir, "Model directory (default: $GPTREC_MODEL, else the shipped model)");
+  sub->add_option("--input", o->input, "Histories, one JSON per line (.jsonl, .jsonl.gz, or - for stdin)")
+      ->required();
+  sub->add_option("--output", o->output, "Result lines (a file, or - for stdout)")->required();
+  sub->add_option("--catalog", o->catalog, "Catalog JSON (restricts or provides the candidates)");
+  sub->add_option("--top", o->top, "Suggestions per customer")->capture_default_str();
+  sub->add_option("--threads", o->threads, "Worker threads (0 = all cores)")->capture_default_str();
+  sub->add_option("--shard", o->shard, "Score only shard i of n (i/n, by customer id hash)");
+  sub->add_flag("--resume", o->resume, "Continue a killed run: keep the complete lines of --output");
+  sub->add_flag("--exclude-purchased", o->exclude_purchased, "Only items the customer has not bought");
+  sub->add_flag("--quiet", o->quiet, "No progress bar and no summary");
+  return [o] { return run_score(*o); };
+}
+
+}  // namespace gptrec::cli
