@@ -76,6 +76,17 @@ def parse_args(argv=None):
     g.add_argument("--n-inner", type=int, help="MLP width (default 4 C)")
     g.add_argument("--activation", choices=["gelu_new", "gelu"], default="gelu_new")
     g.add_argument("--dropout", type=float, default=0.2, help="embedding, attention and residual dropout")
+    g.add_argument("--customer-weight", type=float, default=0.0, metavar="ALPHA",
+                   help="a customer's targets weigh n^-ALPHA, n = its number of targets (default 0; "
+                        "1 weighs customers equally, as the evaluation does)")
+    g.add_argument("--item-dropout", type=float, default=0.0,
+                   help="drop each context item token with this probability, afresh every epoch (augmentation)")
+    g.add_argument("--embed-std", type=float,
+                   help="std of the embedding elements at init (default: GPT-2's 0.02 x sqrt(C)); "
+                        "1 starts the items above the positional signal, the final LayerNorm gain then "
+                        "starts at 1/(std sqrt(C))")
+    g.add_argument("--init-copy", action="store_true",
+                   help="initialize the first block's attention value/output projections to the identity")
     g = ap.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=40, help="epochs of the LR schedule (default 40)")
     g.add_argument("--patience", type=int, default=8, help="stop after this many epochs without a better validation score")
@@ -173,23 +184,43 @@ def window(parts, targets, e, n_positions, last_only=False):
     return tokens, tgt, s
 
 
-def make_windows(customers, n_positions, rng, mode):
-    """Training windows of one epoch: a list of (tokens, targets)."""
+def drop_items(parts, p, rng):
+    """Context augmentation: each item token of each unit is dropped with probability p (a unit
+    keeps at least one item; separators stay). Targets are not changed."""
+    out = []
+    for part in parts:
+        has_sep = part[-1] == bk.SEP
+        items = part[:-1] if has_sep else part
+        keep = rng.random(len(items)) >= p
+        if not keep.any():
+            keep[rng.integers(len(items))] = True
+        out.append([t for t, k in zip(items, keep) if k] + ([bk.SEP] if has_sep else []))
+    return out
+
+
+def make_windows(customers, n_positions, rng, mode, item_dropout=0.0, customer_weight=0.0):
+    """Training windows of one epoch: a list of (tokens, targets, weight). A customer's targets
+    weigh n^-customer_weight (n = the customer's number of targets; 0: every target alike, 1:
+    every customer alike, as the evaluation averages), normalized to a mean of 1."""
     out = []
     for parts, targets in customers:
+        if item_dropout > 0:
+            parts = drop_items(parts, item_dropout, rng)
         E = len(parts)
+        w = float(E) ** -customer_weight
         e = E - 1
         while True:
             tokens, tgt, s = window(parts, targets, e, n_positions)
-            out.append((tokens, tgt))
+            out.append((tokens, tgt, w))
             if s == 0:
                 break
             e = s + int(rng.integers(0, (e - s) // 2 + 1))
         if mode == "every":
             for e in range(1, E - 1):
                 tokens, tgt, _ = window(parts, targets, e, n_positions, last_only=True)
-                out.append((tokens, tgt))
-    return out
+                out.append((tokens, tgt, w))
+    mean_w = sum(w * len(t) for _, t, w in out) / max(1, sum(len(t) for _, t, _ in out))
+    return [(tokens, t, w / mean_w) for tokens, t, w in out]
 
 
 def make_batches(windows, batch_tokens, rng):
@@ -210,12 +241,12 @@ def make_batches(windows, batch_tokens, rng):
 
 
 def batch_loss(model, windows, batch):
-    """Mean over target positions of the multi-label softmax cross-entropy over item tokens."""
+    """Mean over target positions of the (weighted) multi-label softmax cross-entropy over item tokens."""
     T = max(len(windows[i][0]) for i in batch)
     ids = torch.full((len(batch), T), bk.PAD, dtype=torch.long)
     rows, cols, tgt_pos, tgt_item, tgt_w = [], [], [], [], []
     for r, i in enumerate(batch):
-        tokens, targets = windows[i]
+        tokens, targets, weight = windows[i]
         ids[r, :len(tokens)] = torch.tensor(tokens)
         for pos, items in targets:
             p = len(rows)
@@ -223,7 +254,7 @@ def batch_loss(model, windows, batch):
             cols.append(pos)
             tgt_pos += [p] * len(items)
             tgt_item += [t - N_SPECIAL for t in items]
-            tgt_w += [1.0 / len(items)] * len(items)
+            tgt_w += [weight / len(items)] * len(items)
     if not rows:
         return None
     h, E = model.hidden(ids)
@@ -267,7 +298,9 @@ def train_run(args, customers, item_ids, n_vocab, epochs, valid=None, log=print)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     model = item_gpt.ItemGPT(n_vocab, args.n_positions, args.n_embd, args.n_layer, args.n_head,
-                             args.n_inner, args.dropout, args.activation)
+                             args.n_inner, args.dropout, args.activation, embed_std=args.embed_std)
+    if args.init_copy:
+        model.init_copy()
     decay = [p for n, p in model.named_parameters() if p.dim() == 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
@@ -286,7 +319,8 @@ def train_run(args, customers, item_ids, n_vocab, epochs, valid=None, log=print)
     for epoch in range(1, epochs + 1):
         t0 = time.time()
         model.train()
-        windows = make_windows(customers, args.n_positions, rng, args.windows)
+        windows = make_windows(customers, args.n_positions, rng, args.windows, args.item_dropout,
+                               args.customer_weight)
         batches = make_batches(windows, args.batch_tokens, rng)
         total_loss, n_batches = 0.0, 0
         for batch in batches:
@@ -357,10 +391,11 @@ def write_readme(path, args, command, config, n_items, stats, history, best_epoc
     readme = os.path.join(path, "README.md")
     text = open(readme, encoding="utf-8").read() if os.path.exists(readme) else (
         f"# {os.path.basename(os.path.abspath(path))}\n\nA gptrec item model trained by tools/train.py.\n")
-    hp = {k: getattr(args, k) for k in ("sequence_format", "holdout", "n_positions", "n_embd", "n_layer",
-                                        "n_head", "n_inner", "activation", "dropout", "epochs", "patience",
-                                        "lr", "weight_decay", "warmup_steps", "batch_tokens", "windows",
-                                        "refit", "seed", "dtype", "min_count", "max_customers", "max_steps")}
+    hp = {k: getattr(args, k) for k in (
+        "sequence_format", "holdout", "n_positions", "n_embd", "n_layer", "n_head", "n_inner",
+        "activation", "dropout", "item_dropout", "customer_weight", "embed_std", "init_copy", "epochs", "patience", "lr",
+        "weight_decay", "warmup_steps", "batch_tokens", "windows", "refit", "seed", "dtype", "min_count",
+        "max_customers", "max_steps")}
     body = ["## Training", "", "Retrain (from the repository root, with the data beside it):", "", "```sh",
             command, "```", "",
             f"- data: {stats['customers']} customers, {stats['units']} training {stats['unit_name']} "

@@ -52,7 +52,7 @@ class Block(nn.Module):
 
 class ItemGPT(nn.Module):
     def __init__(self, vocab_size, n_positions, n_embd, n_layer, n_head, n_inner=None,
-                 dropout=0.0, activation="gelu_new", eps=1e-5, embed_scale=None):
+                 dropout=0.0, activation="gelu_new", eps=1e-5, embed_scale=None, embed_std=None):
         super().__init__()
         self.config = {
             "vocab_size": vocab_size, "n_positions": n_positions, "n_embd": n_embd,
@@ -75,6 +75,24 @@ class ItemGPT(nn.Module):
                 nn.init.normal_(p, std=0.02)
             elif name.endswith(".bias"):
                 nn.init.zeros_(p)
+        if embed_std is not None:
+            # E = embed_scale * W starts with elements of std embed_std (Vaswani et al.: 1, so the
+            # items are not drowned by the positions); the final LayerNorm gain starts so that
+            # the tied head's initial logits have a std near 1.
+            with torch.no_grad():
+                self.wte.normal_(0.0, embed_std / self.embed_scale)
+                self.ln_f.weight.fill_(min(1.0, 1.0 / (embed_std * math.sqrt(n_embd))))
+
+    def init_copy(self):
+        """Starts the first block's attention as a copy: value and output projections = identity,
+        so from the first step a position sums the (normalized) embeddings of the items before it
+        and the tied head scores those items higher: the "buy again" signal is there from the
+        start instead of having to emerge."""
+        C = self.config["n_embd"]
+        b = self.blocks[0]
+        with torch.no_grad():
+            b.c_attn.weight[2 * C:] = torch.eye(C)
+            b.attn_proj.weight.copy_(torch.eye(C))
 
     def embedding(self):
         """E = embed_scale * W: (V, C), the table the engine sees as `wte.weight`."""
