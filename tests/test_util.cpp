@@ -4,12 +4,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 
+#include "gptrec/safetensors.hpp"
+
 namespace gptrec::test {
+
+using gptrec::DType;
+using gptrec::TensorToWrite;
 
 std::filesystem::path data_dir() { return GPTREC_TEST_DATA; }
 
@@ -45,6 +52,43 @@ void write_file(const std::filesystem::path& path, const std::string& contents) 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << contents;
   if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+void write_random_gpt2_model(const std::filesystem::path& dir, int n_positions) {
+  constexpr int V = 50257, C = 16, I = 4 * C;
+  const int N = n_positions;
+  nlohmann::json config = {{"vocab_size", V}, {"n_positions", N}, {"n_embd", C},
+                           {"n_layer", 1},    {"n_head", 2},      {"model_type", "gpt2"}};
+  write_file(dir / "config.json", config.dump());
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  std::vector<std::vector<float>> storage;
+  std::vector<TensorToWrite> tensors;
+  auto add = [&](const std::string& name, std::vector<std::int64_t> shape, float fill = NAN) {
+    std::int64_t n = 1;
+    for (auto d : shape) n *= d;
+    auto& data = storage.emplace_back(static_cast<std::size_t>(n));
+    for (float& x : data) x = std::isnan(fill) ? normal(rng) : fill;
+    tensors.push_back({name, DType::kF32, shape, std::as_bytes(std::span(data))});
+  };
+  storage.reserve(16);
+  add("wte.weight", {V, C});
+  add("wpe.weight", {N, C});
+  add("h.0.ln_1.weight", {C}, 1.0f);
+  add("h.0.ln_1.bias", {C}, 0.0f);
+  add("h.0.attn.c_attn.weight", {C, 3 * C});
+  add("h.0.attn.c_attn.bias", {3 * C});
+  add("h.0.attn.c_proj.weight", {C, C});
+  add("h.0.attn.c_proj.bias", {C});
+  add("h.0.ln_2.weight", {C}, 1.0f);
+  add("h.0.ln_2.bias", {C}, 0.0f);
+  add("h.0.mlp.c_fc.weight", {C, I});
+  add("h.0.mlp.c_fc.bias", {I});
+  add("h.0.mlp.c_proj.weight", {I, C});
+  add("h.0.mlp.c_proj.bias", {C});
+  add("ln_f.weight", {C}, 1.0f);
+  add("ln_f.bias", {C}, 0.0f);
+  write_safetensors(dir / "model.safetensors", tensors);
 }
 
 CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {

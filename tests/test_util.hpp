@@ -30,6 +30,11 @@ void copy_dir(const std::filesystem::path& from, const std::filesystem::path& de
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& contents);
 
+// A random model with GPT-2's vocabulary (50257) small enough to write in a test: width 16, one
+// layer, learned positions, `n_positions` long, weights drawn with a fixed seed. Writes
+// config.json and model.safetensors into `dir` (tokenizer files are the caller's).
+void write_random_gpt2_model(const std::filesystem::path& dir, int n_positions = 32);
+
 struct CliResult {
   int status = -1;  // exit status, or 128 + signal number
   std::string out;
