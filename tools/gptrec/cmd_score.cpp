@@ -21,6 +21,7 @@
 #include "gptrec/recommender.hpp"
 #include "input.hpp"
 #include "lines.hpp"
+#include "result_json.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -99,38 +100,6 @@ struct Record {
   bool failed = false;
 };
 
-std::string score_record(const Recommender& rec, const RecommendOptions& options, const Record& r,
-                         const std::string& source, bool& failed) {
-  nlohmann::ordered_json out;
-  out["line"] = r.line_number;
-  std::string customer_id;
-  try {
-    const History h = parse_history(r.text, source + ":" + std::to_string(r.line_number));
-    customer_id = h.customer_id;
-    out["customer_id"] = customer_id;
-    const Recommendations recs = rec.recommend(h, options);
-    out["score"] = to_string(recs.score_kind);
-    out["fallback"] = recs.fallback_reason ? nlohmann::ordered_json(*recs.fallback_reason) : nlohmann::ordered_json();
-    if (!recs.unknown_items.empty()) out["unknown_items"] = recs.unknown_items;
-    nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (const Suggestion& s : recs.suggestions)
-      list.push_back({{"item", s.item->id},
-                      {"name", s.item->name},
-                      {"price", s.item->price ? nlohmann::ordered_json(*s.item->price) : nlohmann::ordered_json()},
-                      {"score", s.score}});
-    out["suggestions"] = std::move(list);
-    failed = false;
-  } catch (const Error& e) {
-    nlohmann::ordered_json err;
-    err["line"] = r.line_number;
-    err["customer_id"] = customer_id.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(customer_id);
-    err["error"] = e.what();
-    failed = true;
-    return err.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 // Complete lines already in `path` (a resumed run's output); a partial last line is cut off.
 long long complete_lines(const std::string& path) {
   std::error_code ec;
@@ -204,9 +173,10 @@ int run_score(const ScoreOptions& o) {
       set_op_threads(1);  // parallel across customers, single-threaded ops inside
 #pragma omp for schedule(dynamic, 16)
       for (std::size_t i = 0; i < chunk.size(); ++i) {
-      bool failed = false;
-        chunk[i].result = score_record(rec, options, chunk[i], o.input == "-" ? "<stdin>" : o.input, failed);
-        chunk[i].failed = failed;
+        const ScoredRecord scored_record =
+            score_record(rec, options, chunk[i].text, chunk[i].line_number, o.input == "-" ? "<stdin>" : o.input);
+        chunk[i].result = score_line(scored_record.json);
+        chunk[i].failed = scored_record.failed;
       }
     }
     std::string out;

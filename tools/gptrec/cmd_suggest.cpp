@@ -9,6 +9,7 @@
 #include "gptrec/error.hpp"
 #include "gptrec/recommender.hpp"
 #include "input.hpp"
+#include "result_json.hpp"
 
 namespace gptrec::cli {
 
@@ -49,39 +50,6 @@ std::string reason_text(const Suggestion& s, bool explain) {
     }
   }
   return text;
-}
-
-nlohmann::ordered_json to_json(const Recommendations& r, const std::string& model_dir,
-                               const Recommender& rec, bool explain) {
-  nlohmann::ordered_json j;
-  j["customer_id"] = r.customer_id;
-  j["model"] = model_dir;
-  j["model_kind"] = to_string(rec.kind());
-  j["score"] = to_string(r.score_kind);
-  j["fallback"] = r.fallback_reason ? nlohmann::ordered_json(*r.fallback_reason) : nlohmann::ordered_json();
-  j["history"] = {{"items_used", r.history_items_used},
-                  {"dropped_baskets", r.dropped_baskets},
-                  {"unknown_items", r.unknown_items}};
-  nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const Suggestion& s : r.suggestions) {
-    nlohmann::ordered_json e;
-    e["rank"] = s.rank;
-    e["item"] = s.item->id;
-    e["name"] = s.item->name;
-    e["price"] = s.item->price ? nlohmann::ordered_json(*s.item->price) : nlohmann::ordered_json();
-    e["category"] = s.item->category.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s.item->category);
-    e["score"] = s.score;
-    e["purchased_before"] = s.purchased_before;
-    if (explain) {
-      nlohmann::ordered_json because = nlohmann::ordered_json::array();
-      for (const Reason& b : s.because)
-        because.push_back({{"item", b.item_id}, {"name", b.name}, {"effect", b.effect}});
-      e["because"] = std::move(because);
-    }
-    list.push_back(std::move(e));
-  }
-  j["suggestions"] = std::move(list);
-  return j;
 }
 
 void print_table(const Recommendations& r, const std::string& model_dir, const Recommender& rec,
@@ -136,7 +104,7 @@ int run_suggest(const SuggestOptions& o) {
          (r.unknown_items.size() == 1 ? " is" : "s are") + " unknown to the model and skipped: " +
          join_limited(r.unknown_items, 10));
   if (o.format == "json")
-    std::cout << to_json(r, model_dir, rec, o.explain).dump(2) << "\n";
+    std::cout << suggestions_json(r, model_dir, rec, o.explain).dump(2) << "\n";
   else
     print_table(r, model_dir, rec, o.explain);
   std::cout.flush();
