@@ -1,6 +1,7 @@
 // ModelConfig: the sizes and numerical choices of a GPT model, read from a model directory's
 // config.json. Both gptrec's own keys and Hugging Face GPT-2 keys are understood (see
 // docs/FORMATS.md); unknown keys are ignored, known keys with bad values are errors.
+// Thread-safety: plain values and pure functions; a ModelConfig may be read from many threads.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@ enum class ModelKind { kText, kItems };
 // How an item model's history becomes tokens (docs/FORMATS.md).
 enum class SequenceFormat { kBaskets, kItems };
 
+// The config.json spelling ("learned", "gelu_new", "items", "baskets", ...).
 std::string_view to_string(PositionEncoding p);
 std::string_view to_string(Activation a);
 std::string_view to_string(ModelKind k);
@@ -36,14 +38,17 @@ struct ModelConfig {
   ModelKind kind = ModelKind::kText;
   SequenceFormat sequence_format = SequenceFormat::kBaskets;
 
-  int head_dim() const { return n_embd / n_head; }
+  int head_dim() const { return n_embd / n_head; }  // valid after validate()
 
   // Throws Error(kBadModel) naming `source` and the key when a value is out of range.
   void validate(std::string_view source) const;
 };
 
-// Parses config.json text; `source` names the file in error messages.
+// Parses and validates config.json text; `source` names the file in error messages. Throws
+// Error(kBadModel) naming `source` and the key for invalid JSON, a missing or bad value, or an
+// option gptrec does not implement.
 ModelConfig parse_model_config(std::string_view json_text, std::string_view source);
+// The same from a file; an unreadable file is also Error(kBadModel), naming the path.
 ModelConfig load_model_config(const std::filesystem::path& path);
 
 }  // namespace gptrec

@@ -4,6 +4,7 @@
 // line) is reported as an Error whose message names the thing that was wrong and what was
 // expected, e.g. "model.safetensors: tensor h.0.attn.c_attn.weight: shape [64, 190], expected
 // [64, 192]". The code says which kind of input was at fault; the CLI maps it to its exit status.
+// An Error is an ordinary value: copy it, rethrow it, or pass it to another thread freely.
 #pragma once
 
 #include <stdexcept>

@@ -1,6 +1,11 @@
 // Offline evaluation: the last-basket protocol of docs/EVALUATION.md, the classic baselines it
 // compares against (popularity, repeat-then-popularity, item-kNN, first-order Markov), and the
 // ranking metrics HR, Recall and NDCG at K.
+//
+// Thread-safety: ranking_metrics is pure; a BasketStatistics is immutable after construction and
+// its const methods may run on many threads at once (each with its own `out`). The evaluate_*
+// functions parallelize across customers themselves (OpenMP, ops single-threaded per worker);
+// they only read their inputs, so a Model may be shared with other threads meanwhile.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +27,8 @@ struct CustomerBaskets {
   std::vector<std::vector<std::string>> baskets;
 };
 
-// HR, Recall and NDCG at k of one ranked list against a target set (binary relevance).
+// HR, Recall and NDCG at k of one ranked list against a target set (binary relevance): `top`
+// holds item indices, in_target[i] says whether item i is relevant, target_size counts them.
 struct RankingMetrics {
   double hit = 0, recall = 0, ndcg = 0;
 };
@@ -78,7 +84,8 @@ struct LastBasketReport {
 
 // Runs the last-basket protocol. `model` and `vocab` (an item model) are optional: without them
 // only the baselines are scored. Customers are scored in parallel (OpenMP); `progress` is called
-// now and then from one thread with (done, total).
+// now and then from one thread with (done, total). Throws Error(kInvalidArgument) for k < 1, a
+// model without its vocabulary (or the reverse) or a text model.
 LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers, int k,
                                       const Model* model, const ItemVocabulary* vocab,
                                       const std::string& model_name,
@@ -121,7 +128,9 @@ struct SasrecReport {
 // every earlier item (the most recent the model's context holds); the target is ranked against
 // 100 negatives drawn uniformly from the items not in the user's training part (all but the last
 // two), with `seed`, or taken from `fixed` when given; and against all items. Baselines
-// (popularity, item-kNN, Markov) are fitted on the training parts.
+// (popularity, item-kNN, Markov) are fitted on the training parts. Parallel and `progress` as
+// above. Throws Error(kInvalidArgument) as evaluate_last_basket, and Error(kBadInput) when `fixed`
+// lacks a user, has another target, names an item not in the data, or a user has every item.
 SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, const Model* model,
                              const ItemVocabulary* vocab, const std::string& model_name,
                              std::uint64_t seed,

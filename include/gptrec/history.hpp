@@ -1,5 +1,7 @@
 // Customer histories and catalogs: parsing, validation (errors name the JSON path), and the
 // grouping of purchases into baskets. Nothing here touches a model.
+// Thread-safety: the functions are pure; a Catalog is immutable after construction and its const
+// methods may be called from many threads at once.
 #pragma once
 
 #include <cstdint>
@@ -46,7 +48,8 @@ History parse_history(std::string_view json_text, std::string_view source,
                       std::size_t max_events = 1'000'000);
 
 // Parses "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.frac]]" (or a space for T) with an optional "Z" or
-// "+HH:MM" / "-HH:MM" offset. Returns seconds since the epoch and the written date, or nullopt.
+// "+HH:MM" / "-HH:MM" offset. Returns seconds since the epoch and the written date, or nullopt
+// (never throws).
 std::optional<std::pair<std::int64_t, std::string>> parse_timestamp(std::string_view text);
 
 // A basket: the distinct items of one order (or one calendar date when events have no order;
@@ -66,11 +69,16 @@ std::vector<Basket> purchase_baskets(const History& history);
 class Catalog {
  public:
   Catalog() = default;
+  // Takes the items as they are (ids are expected unique; the first of duplicates is found).
   explicit Catalog(std::vector<CatalogItem> items);
+  // Throws Error(kBadInput) naming `source` and the JSON path: invalid JSON, a wrong type, a
+  // missing or duplicate id, a negative count.
   static Catalog parse(std::string_view json_text, std::string_view source);
+  // The same from a file; an unreadable file is also Error(kBadInput), naming the path.
   static Catalog load(const std::filesystem::path& path);
 
   const std::vector<CatalogItem>& items() const { return items_; }
+  // The item with this id, or nullptr.
   const CatalogItem* find(std::string_view id) const;
   bool empty() const { return items_.empty(); }
 

@@ -3,6 +3,11 @@
 // Activations are row-major (T, C) matrices: one row per token, so a sequence grows by rows and a
 // KV cache appends rows. Weights use the Hugging Face GPT-2 (Conv1D) layout, (in, out), so a
 // linear layer is `out = x * W + b` with no transpose. Shapes are in the comment of each function.
+//
+// Errors: none. These are kernels: shapes and ids are the caller's contract, not checked (Eigen
+// asserts in debug builds); Session and forward_batch (model.hpp) validate before calling them.
+// Thread-safety: no shared state; concurrent calls are safe as long as no output is another
+// call's input or output.
 #pragma once
 
 #include <Eigen/Core>

@@ -3,6 +3,10 @@
 //
 // The forward pass is DESIGN.md's pre-LayerNorm GPT-2 block stack:
 //   x = wte[ids] + positions;  per block: x += attn(ln_1(x)); x += mlp(ln_2(x));  logits = ln_f(x) head^T
+//
+// Thread-safety: load a Model once and share it (by const reference) with every thread; give each
+// thread its own Session. A forward pass uses up to the calling thread's op threads (OpenMP,
+// set_op_threads below) inside itself.
 #pragma once
 
 #include <cstdint>
@@ -61,12 +65,16 @@ struct ModelInfo {
   std::string tensor_prefix;          // "" or "transformer."
 };
 
+// A GPT's weights and configuration. Immutable after load: every method is const and may be
+// called from many threads at once. Move-only; a moved-from Model must not be used.
 class Model {
  public:
-  // Loads a model directory: config.json + model.safetensors. Throws Error(kBadModel) naming the
-  // file and tensor when anything is missing, malformed or inconsistent with the config.
+  // Loads a model directory: config.json + model.safetensors (memory-mapped). Throws
+  // Error(kBadModel) naming the file and tensor when anything is missing, unreadable, malformed or
+  // inconsistent with the config.
   static Model load(const std::filesystem::path& directory);
-  // Builds a model from a parsed config and weights file (`directory` is informational).
+  // Builds a model from a parsed config and weights file (`directory` is informational). Throws
+  // Error(kBadModel) as load() does.
   static Model from_parts(ModelConfig config, SafetensorsFile weights,
                           const std::filesystem::path& directory = {});
 
@@ -91,8 +99,10 @@ class Model {
 };
 
 // Keys and values of every layer and head for the positions a sequence has seen so far.
+// Not thread-safe: one thread at a time (concurrent const reads are fine).
 class KVCache {
  public:
+  // Throws Error(kInvalidArgument) when capacity is outside [0, config.n_ctx].
   KVCache(const ModelConfig& config, int capacity);
 
   int size() const { return size_; }
@@ -120,11 +130,12 @@ enum class Logits { kAll, kLast };
 
 struct Workspace;  // scratch buffers of the forward pass (src/forward.hpp)
 
-// One sequence being extended over a shared Model. Not thread-safe: use one Session per thread.
-// The Model must outlive the Session.
+// One sequence being extended over a shared Model. Not thread-safe: use one Session per thread
+// (many Sessions over one Model may run at once). The Model must outlive the Session.
 class Session {
  public:
   // capacity: most positions the session will hold; 0 means the model's context length.
+  // Throws Error(kInvalidArgument) when capacity is negative or above the context length.
   explicit Session(const Model& model, int capacity = 0);
   ~Session();
   Session(Session&&) noexcept;
@@ -138,7 +149,7 @@ class Session {
 
   int size() const { return cache_.size(); }
   int capacity() const { return cache_.capacity(); }
-  // Forgets positions from n on (n <= size()).
+  // Forgets positions from n on. Throws Error(kInvalidArgument) unless 0 <= n <= size().
   void truncate(int n);
   void clear() { truncate(0); }
 
@@ -153,12 +164,17 @@ class Session {
 
 // How many OpenMP threads the calling thread's forward passes may use (0 = all cores, the default).
 // Callers that already run queries in parallel set 1 in each worker so that the ops inside stay
-// single-threaded (no oversubscription). The setting belongs to the calling thread only.
+// single-threaded (no oversubscription). The setting belongs to the calling thread only (it is
+// OpenMP's per-thread nthreads-var, so it also sets omp_set_num_threads for that thread); calls
+// from different threads do not affect each other. No-op in a build without OpenMP
+// (GPTREC_OPENMP=OFF). Never throws.
 void set_op_threads(int n);
 
 // Runs independent sequences in one pass: the linear layers see all rows at once, attention stays
 // within each sequence. Returns per sequence its (T_i, V) logits, or (1, V) with Logits::kLast.
-// Equal to running each sequence through its own Session.
+// Equal to running each sequence through its own Session. Throws Error(kInvalidArgument) naming
+// the sequence when one is empty, holds an id outside the vocabulary or exceeds the context.
+// Thread-safe: uses its own scratch, so many threads may call it on one Model.
 std::vector<RowMatrix> forward_batch(const Model& model, std::span<const std::vector<int>> sequences,
                                      Logits which = Logits::kAll);
 

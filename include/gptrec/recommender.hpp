@@ -5,8 +5,13 @@
 //   text models  any GPT-2 checkpoint; the history is rendered into a prompt and every candidate's
 //                name is scored by its mean token log-probability after the prompt (the prompt is
 //                computed once and shared by all candidates).
-// Suggestions are always catalog items. A Recommender is immutable after loading; recommend() is
-// const and may be called from many threads at once.
+// Suggestions are always catalog items.
+//
+// Thread-safety: a Recommender is immutable after loading; recommend() is const and may be called
+// from many threads at once on one shared Recommender (each call owns its Session and scratch).
+// Each call's forward passes use the calling thread's op threads (set_op_threads, model.hpp): a
+// service answering queries in parallel calls set_op_threads(1) in each worker. The other
+// functions here are pure.
 #pragma once
 
 #include <filesystem>
@@ -34,7 +39,8 @@ struct ItemSequence {
 };
 
 // Builds the sequence from purchase baskets, skipping unknown items (and baskets left empty) and
-// keeping the most recent baskets whose tokens fit in max_tokens (<bos> always kept).
+// keeping the most recent baskets whose tokens fit in max_tokens (<bos> always kept). Throws
+// Error(kInvalidArgument) for max_tokens < 1.
 ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Basket> baskets,
                                  SequenceFormat format, int max_tokens);
 
@@ -46,7 +52,8 @@ struct PromptTemplate {
   std::string candidate = " {name}";
   int max_history_items = 50;  // most recent distinct items rendered
 
-  // Parses recommender.json; `source` names it in errors.
+  // Parses recommender.json; `source` names it in errors. Throws Error(kBadModel) for invalid
+  // JSON, a non-string field, a bad max_history_items or a prompt without {history}.
   static PromptTemplate parse(std::string_view json_text, std::string_view source);
 };
 
@@ -66,14 +73,15 @@ struct Reason {
 };
 
 struct Suggestion {
-  int rank = 0;
-  const CatalogItem* item = nullptr;  // points into the Recommender's catalog
+  int rank = 0;                       // 1 = best
+  const CatalogItem* item = nullptr;  // into the Recommender's catalog: valid while it lives
   double score = 0;
   bool purchased_before = false;
   std::vector<Reason> because;  // with options.explain: items that raised the score most
 };
 
 enum class ScoreKind { kProbability, kMeanLogprob, kPopularity };
+// "probability", "mean_logprob", "popularity".
 std::string_view to_string(ScoreKind k);
 
 struct Recommendations {
@@ -92,10 +100,17 @@ class Recommender {
   // Loads a model directory. Item models use their items.json as catalog unless `catalog` is
   // given: then the candidates are the catalog's items that the model knows, with the catalog's
   // names, prices, categories and availability. Text models need a catalog.
-  // Errors: Error(kBadModel) for the model, Error(kInvalidArgument) for a missing catalog.
+  // Errors: Error(kBadModel) for the model directory (config, weights, tokenizer, items.json,
+  // recommender.json), Error(kInvalidArgument) for a text model without a catalog,
+  // Error(kBadInput) for a catalog item whose text does not fit the context.
   static Recommender load(const std::filesystem::path& model_dir,
                           std::optional<Catalog> catalog = std::nullopt);
 
+  // Ranks the catalog for `history` (best first, at most options.top_n, after the filters).
+  // Items unknown to the model are skipped; with no known purchase the suggestions fall back to
+  // popularity (fallback_reason says why). Throws Error(kInvalidArgument) for top_n < 1, and for a
+  // text model Error(kBadInput) when the prompt and the longest candidate cannot fit the context.
+  // Thread-safe (const).
   Recommendations recommend(const History& history, const RecommendOptions& options) const;
 
   ModelKind kind() const { return model_->config().kind; }

@@ -5,6 +5,9 @@
 //
 // Every length, offset, shape and dtype is checked before any tensor byte is touched; a problem
 // is an Error(kBadModel) naming the file and the tensor.
+//
+// Thread-safety: a SafetensorsFile is immutable after opening; its const methods may be called
+// from many threads at once. The free functions keep no shared state.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +24,7 @@ namespace gptrec {
 
 enum class DType { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU64, kU32, kU16, kU8, kBool };
 
+// The safetensors spelling ("F32", "BF16", ...) and the size of one element in bytes.
 std::string_view to_string(DType d);
 std::size_t dtype_size(DType d);
 
@@ -36,9 +40,11 @@ struct TensorInfo {
 
 class SafetensorsFile {
  public:
-  // Memory-maps and validates the file.
+  // Memory-maps and validates the file. Throws Error(kBadModel) naming the file (and tensor) when
+  // it cannot be opened or mapped, or its header, offsets, shapes or dtypes are invalid.
   static SafetensorsFile open(const std::filesystem::path& path);
-  // Validates an in-memory image; `source` names it in errors. The bytes are copied.
+  // Validates an in-memory image; `source` names it in errors. The bytes are copied. Errors as
+  // open().
   static SafetensorsFile from_bytes(std::span<const std::byte> bytes, std::string source);
 
   const std::string& source() const { return source_; }
@@ -51,8 +57,9 @@ class SafetensorsFile {
   // The tensor's bytes (already checked to lie inside the file).
   std::span<const std::byte> data(const TensorInfo& t) const;
 
-  // Converts a floating-point tensor (F32, F16, BF16, F64) to float32; other dtypes are errors
-  // naming the tensor. `out` must hold t.numel() values.
+  // Converts a floating-point tensor (F32, F16, BF16, F64) to float32; other dtypes are
+  // Error(kBadModel) naming the tensor. `out` must hold exactly t.numel() values
+  // (Error(kInternal) otherwise).
   void read_as_float32(const TensorInfo& t, std::span<float> out) const;
 
  private:
@@ -74,10 +81,12 @@ struct TensorToWrite {
   std::span<const std::byte> data;  // numel * dtype_size bytes, little-endian
 };
 
-// Serialises tensors (in the given order, 8-byte aligned data) to a safetensors image.
+// Serialises tensors (in the given order, 8-byte aligned data) to a safetensors image. Throws
+// Error(kInvalidArgument) naming a tensor whose data size does not match its dtype and shape.
 std::vector<std::byte> serialize_safetensors(std::span<const TensorToWrite> tensors,
                                              const std::map<std::string, std::string>& metadata = {});
-// Writes the image atomically (temporary file + rename).
+// Writes the image atomically (temporary file + rename). Errors as serialize_safetensors, and
+// Error(kIo) naming the path when it cannot be written.
 void write_safetensors(const std::filesystem::path& path, std::span<const TensorToWrite> tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

@@ -1,5 +1,9 @@
 // Choosing the next token: greedy, temperature, top-k, top-p with a seeded RNG; stop conditions;
 // and the generation loop over a Session.
+//
+// Thread-safety: sampling_distribution is pure. A Sampler, a StopMatcher and the Session given to
+// generate() belong to one thread at a time; run concurrent generations with one of each per
+// thread over a shared Model.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +28,8 @@ struct SamplingOptions {
 
 // The distribution a Sampler draws from: softmax(logits / temperature), then top-k, then top-p,
 // renormalised; masked tokens get probability 0. Throws Error(kInvalidArgument) for a negative
-// temperature, top_k < 0 or top_p outside (0, 1]. With temperature 0 it is one-hot on the argmax.
+// temperature, top_k < 0, top_p outside (0, 1] or empty logits. With temperature 0 it is one-hot
+// on the argmax.
 std::vector<double> sampling_distribution(std::span<const float> logits, const SamplingOptions& o);
 
 // Draws tokens. The same options and seed give the same sequence of draws on every run and
@@ -32,7 +37,10 @@ std::vector<double> sampling_distribution(std::span<const float> logits, const S
 // distribution). Not thread-safe; one per generation.
 class Sampler {
  public:
+  // Throws Error(kInvalidArgument) for options sampling_distribution refuses.
   explicit Sampler(const SamplingOptions& options);
+  // Draws one token id from sampling_distribution(logits). Throws Error(kInvalidArgument) for
+  // empty logits.
   int sample(std::span<const float> logits);
 
  private:
@@ -42,7 +50,8 @@ class Sampler {
 };
 
 // Finds stop strings in streamed text and tells how much of it is safe to print: the text that
-// can no longer become part of a stop string.
+// can no longer become part of a stop string. Not thread-safe; one per generation. Never throws
+// (beyond std::bad_alloc).
 class StopMatcher {
  public:
   explicit StopMatcher(std::vector<std::string> stops);
@@ -74,8 +83,10 @@ struct GenerationResult {
 };
 
 // Feeds `prompt` into `session` (after whatever it already holds), then generates up to
-// max_new_tokens, calling on_token for each new token as it is chosen; on_token returns false to
-// stop. Stops early at eos_id or when the session's context is full.
+// max_new_tokens, calling on_token for each new token as it is chosen (on the calling thread);
+// on_token returns false to stop. Stops early at eos_id or when the session's context is full.
+// Throws Error(kInvalidArgument) for max_new_tokens < 0, bad sampling options, or a prompt the
+// session cannot take (see Session::append); exceptions from on_token propagate.
 GenerationResult generate(Session& session, std::span<const int> prompt,
                           const GenerationOptions& options,
                           const std::function<bool(int)>& on_token = {});

@@ -1,6 +1,10 @@
 // Log-likelihood of continuations given a prompt, with the prompt computed once: its KV cache is
 // shared, read-only, by every continuation, and the continuations run together as one batch.
 // Cost grows with prompt + sum of continuation tokens, not with candidates x prompt.
+//
+// Thread-safety: the functions keep no shared state and only read the Model (and the prompt
+// Session), so many threads may score over one Model at once; a Session passed in must not be
+// used by another thread during the call.
 #pragma once
 
 #include <span>
@@ -29,6 +33,8 @@ std::vector<ContinuationScore> score_continuations(const Model& model, std::span
 
 // The same, starting from a session that already holds the prompt and the logits of its last
 // position (as returned by Session::append(prompt, Logits::kLast)). The session is not changed.
+// Throws Error(kInvalidArgument) as above, and for an empty session or logits whose size is not
+// the vocabulary size.
 std::vector<ContinuationScore> score_continuations(const Session& prompt_session,
                                                    std::span<const float> prompt_last_logits,
                                                    std::span<const std::vector<int>> continuations,
@@ -42,6 +48,8 @@ struct PerplexityResult {
   long long tokens = 0;    // scored tokens (ids.size() - 1)
   double perplexity() const;
 };
+// Fewer than 2 ids give tokens = 0. Throws Error(kInvalidArgument) for a context outside
+// [2, n_ctx], a stride outside [1, context - 1], or an id outside the vocabulary.
 PerplexityResult perplexity(const Model& model, std::span<const int> ids, int context = 0,
                             int stride = 0);
 

@@ -5,7 +5,8 @@
 //   ItemVocabulary    one token per catalog item plus special tokens (items.json, docs/FORMATS.md)
 //
 // Tokenizers are immutable after loading; every method is const and safe to call from many
-// threads at once.
+// threads at once. Loading errors are Error(kBadModel) naming the file and the entry; an id
+// outside the vocabulary is Error(kInvalidArgument).
 #pragma once
 
 #include <cstdint>
@@ -29,11 +30,13 @@ class Tokenizer {
   // Number of ids the tokenizer can produce (the model's vocab_size may be larger).
   virtual int vocab_size() const = 0;
   // Text to ids. With allow_special, special-token texts (e.g. "<|endoftext|>") become their
-  // special ids; otherwise they are ordinary text.
+  // special ids; otherwise they are ordinary text. Throws Error(kBadInput) for text it cannot
+  // encode (an unknown item id without <unk>; a GPT-2 pre-token over 1 GiB).
   virtual std::vector<int> encode(std::string_view text, bool allow_special = false) const = 0;
   // Ids back to text (bytes). Throws Error(kInvalidArgument) for an id outside the vocabulary.
   virtual std::string decode(std::span<const int> ids) const = 0;
   // A printable form of one token, for listings (e.g. "Ġthe" for GPT-2, an item id for items).
+  // Throws Error(kInvalidArgument) for an id outside the vocabulary.
   virtual std::string token_text(int id) const = 0;
 };
 
@@ -50,7 +53,7 @@ class Gpt2Tokenizer final : public Tokenizer {
   // Hugging Face layout: vocab.json (token string -> id, strings in GPT-2's byte-to-unicode
   // alphabet) and merges.txt (optional "#version" line, then one "A B" merge per line, by rank).
   // Vocabulary entries that are neither single bytes nor made by a merge are special tokens
-  // (GPT-2: "<|endoftext|>" = 50256).
+  // (GPT-2: "<|endoftext|>" = 50256). Throws Error(kBadModel) naming the file and line or entry.
   static Gpt2Tokenizer load(const std::filesystem::path& vocab_json,
                             const std::filesystem::path& merges_txt);
   // A Hugging Face tokenizer.json of a byte-level BPE model (pre_tokenizer ByteLevel, no
@@ -87,7 +90,7 @@ class Gpt2Tokenizer final : public Tokenizer {
 };
 
 // Finds and loads the tokenizer of a model directory: tokenizer.json, vocab.json + merges.txt, or
-// items.json. Throws Error(kBadModel) when there is none or it is malformed.
+// items.json. Throws Error(kBadModel) when there is none, it is unreadable or it is malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
 
 // One entry of a catalog: an item that can be suggested.
@@ -104,6 +107,7 @@ struct CatalogItem {
 // per item in file order.
 class ItemVocabulary final : public Tokenizer {
  public:
+  // Throws Error(kBadModel) naming the file and JSON path (docs/FORMATS.md lists the rules).
   static ItemVocabulary load(const std::filesystem::path& items_json);
   // `source` names the document in errors (e.g. "items.json: items[3].id: ...").
   static ItemVocabulary parse(std::string_view json_text, std::string_view source);
