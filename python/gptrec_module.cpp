@@ -287,7 +287,7 @@ class PyRecommender {
 #ifdef _OPENMP
     const int team = threads > 0 ? threads : omp_get_max_threads();
 #else
-    const int team = 1;
+    [[maybe_unused]] const int team = 1;  // read only by the OpenMP pragma below
 #endif
     gptrec::RecommendOptions options;
     options.top_n = top;

@@ -121,7 +121,9 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   }
 
   const int pairs = n_seg * c.n_head;
-  const long long attention_work = static_cast<long long>(max_t) * max_keys * hd * pairs;
+  // Read only by the OpenMP pragma below (unused in a build without OpenMP).
+  [[maybe_unused]] const long long attention_work =
+      static_cast<long long>(max_t) * max_keys * hd * pairs;
   for (int l = 0; l < c.n_layer; ++l) {
     const BlockWeights& b = w.blocks[l];
     layer_norm(x, b.ln_1_weight.vector(), b.ln_1_bias.vector(), c.layer_norm_epsilon, h);

@@ -149,7 +149,7 @@ int run_score(const ScoreOptions& o) {
 #ifdef _OPENMP
   const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
 #else
-  const int threads = 1;
+  [[maybe_unused]] const int threads = 1;  // read only by the OpenMP pragma below
 #endif
 
   const auto start = std::chrono::steady_clock::now();
