@@ -17,6 +17,31 @@
 
 namespace gptrec {
 
+namespace {
+
+// Calls `progress` from one thread only (the callback need not be thread-safe).
+void report_progress(const std::function<void(std::size_t, std::size_t)>& progress, std::size_t done,
+                     std::size_t total) {
+  if (!progress) return;
+#ifdef _OPENMP
+  if (omp_get_thread_num() != 0) return;
+#endif
+  progress(done, total);
+}
+
+void add_to(RankingMetrics& sum, const RankingMetrics& x) {
+  sum.hit += x.hit;
+  sum.recall += x.recall;
+  sum.ndcg += x.ndcg;
+}
+
+RankingMetrics mean_of(const RankingMetrics& sum, int n) {
+  const double d = std::max(1, n);
+  return {sum.hit / d, sum.recall / d, sum.ndcg / d};
+}
+
+}  // namespace
+
 RankingMetrics ranking_metrics(std::span<const int> top, const std::vector<bool>& in_target,
                                int target_size, int k) {
   RankingMetrics m;
@@ -253,12 +278,7 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
       stats.markov_scores(input, scores);
       score_method(scores);
 
-      const std::size_t now = ++done;
-#ifdef _OPENMP
-      if (progress && omp_get_thread_num() == 0) progress(now, evaluated.size());
-#else
-      if (progress) progress(now, evaluated.size());
-#endif
+      report_progress(progress, ++done, evaluated.size());
     }
   }
   if (progress) progress(evaluated.size(), evaluated.size());
@@ -273,17 +293,11 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
     MethodResult mr;
     mr.method = names[m];
     for (const auto& r : results) {
-      mr.next_basket.hit += r.next[m].hit;
-      mr.next_basket.recall += r.next[m].recall;
-      mr.next_basket.ndcg += r.next[m].ndcg;
-      if (!r.has_discovery) continue;
-      mr.discovery.hit += r.discovery[m].hit;
-      mr.discovery.recall += r.discovery[m].recall;
-      mr.discovery.ndcg += r.discovery[m].ndcg;
+      add_to(mr.next_basket, r.next[m]);
+      if (r.has_discovery) add_to(mr.discovery, r.discovery[m]);
     }
-    const double n = std::max(1, report.evaluated_next), d = std::max(1, report.evaluated_discovery);
-    mr.next_basket = {mr.next_basket.hit / n, mr.next_basket.recall / n, mr.next_basket.ndcg / n};
-    mr.discovery = {mr.discovery.hit / d, mr.discovery.recall / d, mr.discovery.ndcg / d};
+    mr.next_basket = mean_of(mr.next_basket, report.evaluated_next);
+    mr.discovery = mean_of(mr.discovery, report.evaluated_discovery);
     report.methods.push_back(mr);
   }
   return report;
@@ -516,12 +530,7 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
       rank_all();
 
       for (const int j : input) in_input[static_cast<std::size_t>(j)] = false;
-      const std::size_t now = ++done;
-#ifdef _OPENMP
-      if (progress && omp_get_thread_num() == 0) progress(now, evaluated.size());
-#else
-      if (progress) progress(now, evaluated.size());
-#endif
+      report_progress(progress, ++done, evaluated.size());
     }
   }
   if (progress) progress(evaluated.size(), evaluated.size());
@@ -535,25 +544,16 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
   for (std::size_t m = 0; m < M; ++m) {
     SasrecMethodResult mr;
     mr.method = methods[m];
-    auto add = [](RankingMetrics& to, const RankingMetrics& x) {
-      to.hit += x.hit;
-      to.recall += x.recall;
-      to.ndcg += x.ndcg;
-    };
     for (std::size_t e = 0; e < evaluated.size(); ++e) {
-      add(mr.sampled, results[e].sampled[m]);
-      add(mr.full, results[e].full[m]);
-      add(mr.full_excl, results[e].full_excl[m]);
-      if (in_subset[e]) add(mr.subset, results[e].sampled[m]);
+      add_to(mr.sampled, results[e].sampled[m]);
+      add_to(mr.full, results[e].full[m]);
+      add_to(mr.full_excl, results[e].full_excl[m]);
+      if (in_subset[e]) add_to(mr.subset, results[e].sampled[m]);
     }
-    auto mean = [](RankingMetrics& x, int n) {
-      const double d = std::max(1, n);
-      x = {x.hit / d, x.recall / d, x.ndcg / d};
-    };
-    mean(mr.sampled, report.evaluated);
-    mean(mr.full, report.evaluated);
-    mean(mr.full_excl, report.evaluated);
-    mean(mr.subset, report.subset_evaluated);
+    mr.sampled = mean_of(mr.sampled, report.evaluated);
+    mr.full = mean_of(mr.full, report.evaluated);
+    mr.full_excl = mean_of(mr.full_excl, report.evaluated);
+    mr.subset = mean_of(mr.subset, report.subset_evaluated);
     report.methods.push_back(mr);
   }
   return report;

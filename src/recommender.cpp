@@ -300,6 +300,25 @@ std::vector<std::size_t> top_candidates(const std::vector<double>& scores, const
   return order;
 }
 
+void add_top_suggestions(const std::vector<double>& scores, const std::vector<bool>& allowed,
+                         const std::unordered_set<std::string_view>& purchased,
+                         const std::vector<CatalogItem>& catalog, int top_n, Recommendations& out) {
+  for (const std::size_t i : top_candidates(scores, allowed, catalog, top_n)) {
+    Suggestion s;
+    s.rank = static_cast<int>(out.suggestions.size()) + 1;
+    s.item = &catalog[i];
+    s.score = scores[i];
+    s.purchased_before = purchased.contains(catalog[i].id);
+    out.suggestions.push_back(std::move(s));
+  }
+}
+
+// Keeps the `keep` largest effects, largest first.
+void keep_strongest(std::vector<Reason>& reasons, int keep) {
+  std::sort(reasons.begin(), reasons.end(), [](const Reason& a, const Reason& b) { return a.effect > b.effect; });
+  if (static_cast<int>(reasons.size()) > keep) reasons.resize(static_cast<std::size_t>(keep));
+}
+
 }  // namespace
 
 Recommendations Recommender::recommend(const History& history, const RecommendOptions& options) const {
@@ -341,14 +360,7 @@ Recommendations Recommender::recommend_items(const History& history, const Recom
     scores[i] = std::exp(log_probs[static_cast<std::size_t>(candidate_token_[i] - first)]);
 
   out.score_kind = ScoreKind::kProbability;
-  for (const std::size_t i : top_candidates(scores, allowed, catalog_, options.top_n)) {
-    Suggestion s;
-    s.rank = static_cast<int>(out.suggestions.size()) + 1;
-    s.item = &catalog_[i];
-    s.score = scores[i];
-    s.purchased_before = purchased.contains(catalog_[i].id);
-    out.suggestions.push_back(std::move(s));
-  }
+  add_top_suggestions(scores, allowed, purchased, catalog_, options.top_n, out);
   if (!options.explain || out.suggestions.empty()) return out;
 
   // Occlusion: drop each of the most recent distinct items, re-score. The tokens before the
@@ -389,8 +401,7 @@ Recommendations Recommender::recommend_items(const History& history, const Recom
   }
   for (std::size_t k = 0; k < out.suggestions.size(); ++k) {
     auto& r = reasons[k];
-    std::sort(r.begin(), r.end(), [](const Reason& a, const Reason& b) { return a.effect > b.effect; });
-    if (static_cast<int>(r.size()) > options.explain_reasons) r.resize(static_cast<std::size_t>(options.explain_reasons));
+    keep_strongest(r, options.explain_reasons);
     for (Reason& reason : r) {
       auto it = candidate_index_.find(reason.item_id);
       if (it != candidate_index_.end()) reason.name = catalog_[it->second].name;
@@ -475,14 +486,7 @@ Recommendations Recommender::recommend_text(const History& history, const Recomm
   const auto means = mean_scores(prompt, candidates);
   for (std::size_t k = 0; k < candidates.size(); ++k) scores[candidates[k]] = means[k];
 
-  for (const std::size_t i : top_candidates(scores, allowed, catalog_, options.top_n)) {
-    Suggestion s;
-    s.rank = static_cast<int>(out.suggestions.size()) + 1;
-    s.item = &catalog_[i];
-    s.score = scores[i];
-    s.purchased_before = purchased.contains(catalog_[i].id);
-    out.suggestions.push_back(std::move(s));
-  }
+  add_top_suggestions(scores, allowed, purchased, catalog_, options.top_n, out);
   if (!options.explain || out.suggestions.empty()) return out;
 
   // Occlusion: re-render the prompt without each of the most recent items; re-score only the
@@ -501,10 +505,8 @@ Recommendations Recommender::recommend_text(const History& history, const Recomm
     }
   }
   for (std::size_t s = 0; s < suggested.size(); ++s) {
-    auto& r = reasons[s];
-    std::sort(r.begin(), r.end(), [](const Reason& a, const Reason& b) { return a.effect > b.effect; });
-    if (static_cast<int>(r.size()) > options.explain_reasons) r.resize(static_cast<std::size_t>(options.explain_reasons));
-    out.suggestions[s].because = std::move(r);
+    keep_strongest(reasons[s], options.explain_reasons);
+    out.suggestions[s].because = std::move(reasons[s]);
   }
   return out;
 }
