@@ -319,7 +319,7 @@ Catalog Catalog::parse(std::string_view json_text, std::string_view source) {
 }
 
 Catalog Catalog::load(const std::filesystem::path& path) {
-  return parse(read_text_file(path, ErrorCode::kBadInput), path.string());
+  return parse(read_text_file(path, ErrorCode::kIo), path.string());
 }
 
 const CatalogItem* Catalog::find(std::string_view id) const {

@@ -200,7 +200,7 @@ def test_errors(paths):
 
     with tempfile.TemporaryDirectory() as tmp:
         raises(lambda: gptrec.load(os.path.join(tmp, "nowhere")), gptrec.Error.BAD_MODEL, "nowhere")
-        raises(lambda: gptrec.load(paths.model, catalog=os.path.join(tmp, "nothing.json")), gptrec.Error.BAD_INPUT,
+        raises(lambda: gptrec.load(paths.model, catalog=os.path.join(tmp, "nothing.json")), gptrec.Error.IO,
                "nothing.json: cannot open")
         raises(lambda: gptrec.load(paths.model, catalog=[{"id": "22423", "price": "cheap"}]), gptrec.Error.BAD_INPUT,
                "[0].price")

@@ -173,8 +173,17 @@ int run_score(const ScoreOptions& o) {
       set_op_threads(1);  // parallel across customers, single-threaded ops inside
 #pragma omp for schedule(dynamic, 16)
       for (std::size_t i = 0; i < chunk.size(); ++i) {
-        const ScoredRecord scored_record =
-            score_record(rec, options, chunk[i].text, chunk[i].line_number, o.input == "-" ? "<stdin>" : o.input);
+        // No exception may leave the parallel region: anything unexpected (e.g. out of memory on
+        // one huge record) becomes that record's error and the run goes on.
+        ScoredRecord scored_record;
+        try {
+          scored_record =
+              score_record(rec, options, chunk[i].text, chunk[i].line_number, o.input == "-" ? "<stdin>" : o.input);
+        } catch (const std::bad_alloc&) {
+          scored_record = {error_record(chunk[i].line_number, "", "out of memory scoring this record"), true};
+        } catch (const std::exception& e) {
+          scored_record = {error_record(chunk[i].line_number, "", std::string("internal error: ") + e.what()), true};
+        }
         chunk[i].result = score_line(scored_record.json);
         chunk[i].failed = scored_record.failed;
       }
@@ -191,7 +200,8 @@ int run_score(const ScoreOptions& o) {
   }
   bar.finish();
   if (fd != 1) {
-    if (::fsync(fd) != 0 || ::close(fd) != 0)
+    // Devices and pipes (e.g. /dev/null) cannot be synced: EINVAL there is not a failure.
+    if ((::fsync(fd) != 0 && errno != EINVAL && errno != EROFS) || ::close(fd) != 0)
       throw Error(ErrorCode::kIo, o.output + ": cannot flush (" + std::strerror(errno) + ")");
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

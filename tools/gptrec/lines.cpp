@@ -12,7 +12,9 @@ namespace gptrec::cli {
 
 struct LineReader::Impl {
   gzFile file = nullptr;
-  char buffer[1 << 16];
+  std::string buffer;      // bytes read but not yet returned
+  std::size_t start = 0;   // first unreturned byte of buffer
+  bool eof = false;
 };
 
 LineReader::LineReader(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
@@ -28,26 +30,32 @@ LineReader::~LineReader() {
 }
 
 bool LineReader::next(std::string& line) {
-  line.clear();
-  bool any = false;
+  // Lines are cut at "\n" by hand (not gzgets) so that a NUL byte stays part of its line.
+  Impl& s = *impl_;
   while (true) {
-    if (gzgets(impl_->file, impl_->buffer, sizeof impl_->buffer) == nullptr) {
-      int code = 0;
-      const char* message = gzerror(impl_->file, &code);
-      if (code != Z_OK && code != Z_BUF_ERROR)
-        throw Error(ErrorCode::kIo, path_ + ": read failed at line " + std::to_string(line_number_ + 1) +
-                                        " (" + message + ")");
-      if (!any) return false;
-      break;
+    const auto newline = s.buffer.find('\n', s.start);
+    if (newline != std::string::npos || (s.eof && s.start < s.buffer.size())) {
+      const std::size_t end = newline == std::string::npos ? s.buffer.size() : newline;
+      line.assign(s.buffer, s.start, end - s.start);
+      s.start = newline == std::string::npos ? s.buffer.size() : newline + 1;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      ++line_number_;
+      return true;
     }
-    any = true;
-    line += impl_->buffer;
-    if (!line.empty() && line.back() == '\n') break;
+    if (s.eof) return false;
+    s.buffer.erase(0, s.start);
+    s.start = 0;
+    char chunk[1 << 16];
+    const int n = gzread(s.file, chunk, sizeof chunk);
+    if (n < 0) {
+      int code = 0;
+      const char* message = gzerror(s.file, &code);
+      throw Error(ErrorCode::kIo, path_ + ": read failed at line " + std::to_string(line_number_ + 1) + " (" +
+                                      message + ")");
+    }
+    if (n == 0) s.eof = true;
+    s.buffer.append(chunk, static_cast<std::size_t>(n));
   }
-  if (!line.empty() && line.back() == '\n') line.pop_back();
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  ++line_number_;
-  return true;
 }
 
 }  // namespace gptrec::cli
