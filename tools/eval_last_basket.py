@@ -53,6 +53,11 @@ def main(argv=None):
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--write-readme", metavar="DIR",
                     help="put the table (and this command) into DIR/README.md's evaluation section")
+    ap.add_argument("--copy-ceiling", type=int, action="append", default=[], metavar="C",
+                    help="also score an analysis method (not a baseline): the customer's exact purchase "
+                         "counts pushed through random C-dimensional item embeddings, score(j) = e_j . "
+                         "sum_i count_i e_i, i.e. a perfect 'buy again' copy through one C-dim vector, "
+                         "as a tied-embedding GPT of width C must score (repeatable)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-tokens", type=int, default=16384)
     args = ap.parse_args(argv)
@@ -72,6 +77,13 @@ def main(argv=None):
         for _, inputs, held_out in cases:
             for name in base.names:
                 ev.add(name, inputs, held_out, base.scores(name, inputs))
+    for C in args.copy_ceiling:
+        emb = np.random.default_rng(0).standard_normal((len(universe), C))
+        for _, inputs, held_out in cases:
+            counts = np.zeros(len(universe))
+            for b in inputs:
+                counts[universe.indices(b)] += 1
+            ev.add(f"count copy through {C} dims", inputs, held_out, emb @ (counts @ emb))
     for model_dir in args.model:
         name = "gpt (" + os.path.basename(os.path.normpath(model_dir)) + ")"
         scores = gpt_scores(model_dir, universe, cases, args.batch_tokens)
