@@ -114,10 +114,7 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
     auto rows = x.middleRows(first_row[s], static_cast<Eigen::Index>(seg.tokens.size()));
     embed_tokens(w.wte.matrix(), seg.tokens, rows);
     const int first_pos = seg.shared_size + seg.cache->size();
-    if (c.position_encoding == PositionEncoding::kLearned)
-      add_learned_positions(w.wpe.matrix(), first_pos, rows);
-    else
-      add_sinusoidal_positions(first_pos, rows);
+    add_learned_positions(w.wpe.matrix(), first_pos, rows);  // learned or the sinusoidal table
   }
 
   const int pairs = n_seg * c.n_head;

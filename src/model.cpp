@@ -131,6 +131,13 @@ Model Model::from_parts(ModelConfig config, SafetensorsFile file,
                 m.file_->source() + ": tensor " + bind.prefix() +
                     "wpe.weight is present but config.json says position_encoding "
                     "\"sinusoidal\"");
+  } else {
+    // The fixed table, once: computing sin/cos for every token of every query cost more than
+    // the rest of a small model's forward pass.
+    auto& table = m.owned_buffers_.emplace_back(static_cast<std::size_t>(config.n_ctx * C), 0.0f);
+    Eigen::Map<RowMatrix> pe(table.data(), config.n_ctx, C);
+    add_sinusoidal_positions(0, pe);
+    w.wpe = WeightTensor{table.data(), config.n_ctx, C};
   }
   w.blocks.resize(static_cast<std::size_t>(config.n_layer));
   for (int i = 0; i < config.n_layer; ++i) {

@@ -48,7 +48,7 @@ struct BlockWeights {
 
 struct ModelWeights {
   WeightTensor wte;                 // (V, C)
-  WeightTensor wpe;                 // (n_ctx, C); empty with sinusoidal positions
+  WeightTensor wpe;                 // (n_ctx, C): learned, or the sinusoidal table built at load
   std::vector<BlockWeights> blocks;
   WeightTensor ln_f_weight, ln_f_bias;  // (C)
   WeightTensor head;                // (V, C): wte when tied, else lm_head.weight
