@@ -68,6 +68,9 @@ def parse_args(argv=None):
                    help="use only N customers, drawn with --seed (for small fixtures)")
     g.add_argument("--min-count", type=int, default=1,
                    help="items in fewer training units are left out of the vocabulary (default 1)")
+    g.add_argument("--unavailable", default="", metavar="ID,ID,...",
+                   help="item ids that are not for sale (postage, fees): kept in the vocabulary, "
+                        "marked \"available\": false in items.json so they are never suggested")
     g = ap.add_argument_group("model")
     g.add_argument("--n-positions", type=int, default=512, help="context length (default 512)")
     g.add_argument("--n-embd", type=int, default=128, help="width C (default 128)")
@@ -121,8 +124,10 @@ def load_units(path, sequence_format, max_customers=None, seed=0):
     return out
 
 
-def build_vocabulary(units_by_customer, min_count, catalog_path):
-    """items.json entries in token order: by count (units containing the item) desc, then id."""
+def build_vocabulary(units_by_customer, min_count, catalog_path, unavailable=()):
+    """items.json entries in token order: by count (units containing the item) desc, then id.
+    Items listed in `unavailable` (e.g. postage or fees recorded as order lines) stay in the
+    vocabulary, so histories read right, but are marked "available": false: never suggested."""
     counts = {}
     for units in units_by_customer.values():
         for u in units:
@@ -134,7 +139,7 @@ def build_vocabulary(units_by_customer, min_count, catalog_path):
         with open(catalog_path, encoding="utf-8") as f:
             data = json.load(f)
         for e in data.get("items", data) if isinstance(data, dict) else data:
-            catalog[str(e["id"])] = e
+            catalog[str(e["id"] if "id" in e else e["item"])] = e
     items = []
     for i in ids:
         entry = {"id": i}
@@ -142,6 +147,8 @@ def build_vocabulary(units_by_customer, min_count, catalog_path):
         for key in ("name", "price", "category"):
             if c.get(key) is not None:
                 entry[key] = c[key]
+        if i in unavailable:
+            entry["available"] = False
         entry["count"] = counts[i]
         items.append(entry)
     return items
@@ -428,7 +435,8 @@ def main(argv=None):
     units = load_units(args.data, args.sequence_format, args.max_customers, args.seed)
     trainable = {c: u[:-args.holdout] if args.holdout else u for c, u in units.items()}
     trainable = {c: u for c, u in trainable.items() if u}
-    items = build_vocabulary(trainable, args.min_count, args.catalog)
+    unavailable = {i for i in args.unavailable.split(",") if i}
+    items = build_vocabulary(trainable, args.min_count, args.catalog, unavailable)
     item_ids = {e["id"]: N_SPECIAL + j for j, e in enumerate(items)}
     n_vocab = N_SPECIAL + len(items)
     log(f"{len(units)} customers, {len(trainable)} with training units, "
