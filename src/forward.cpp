@@ -51,6 +51,10 @@ void validate(const Model& model, std::span<const Segment> segments) {
                         std::to_string(c.vocab_size) + ")");
     }
     const auto T = static_cast<long long>(seg.tokens.size());
+    if (seg.last_rows < 1 || seg.last_rows > T)
+      throw Error(ErrorCode::kInvalidArgument,
+                  which + "logits for the last " + std::to_string(seg.last_rows) + " of " +
+                      std::to_string(T) + " tokens");
     const long long end = seg.shared_size + seg.cache->size() + T;
     if (end > c.n_ctx)
       throw Error(ErrorCode::kInvalidArgument,
@@ -170,8 +174,12 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   // Final LayerNorm and head, only on the rows whose logits are wanted.
   Eigen::Index out_rows = N;
   if (which == Logits::kLast) {
-    out_rows = n_seg;
-    for (int s = 0; s < n_seg; ++s) h.row(s) = x.row(first_row[s + 1] - 1);
+    out_rows = 0;
+    for (int s = 0; s < n_seg; ++s) {
+      const int r = segments[s].last_rows;
+      h.middleRows(out_rows, r) = x.middleRows(first_row[s + 1] - r, r);
+      out_rows += r;
+    }
   } else {
     h = x;
   }

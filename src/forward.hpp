@@ -16,6 +16,7 @@ struct Segment {
   KVCache* cache = nullptr;
   const KVCache* shared = nullptr;
   int shared_size = 0;
+  int last_rows = 1;  // with Logits::kLast: how many of the segment's last tokens get logits
 };
 
 struct Workspace {
@@ -30,7 +31,7 @@ struct Workspace {
 
 // Checks every segment (ids in the vocabulary, positions within the context and the cache), runs
 // the model over all of them, advances each cache, and returns the logits: one row per token with
-// Logits::kAll, one row per segment (its last token) with Logits::kLast, in segment order.
+// Logits::kAll, each segment's last `last_rows` tokens with Logits::kLast, in segment order.
 ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments, Workspace& ws,
                            Logits which);
 

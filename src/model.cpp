@@ -217,6 +217,12 @@ ConstMatrixRef Session::append(std::span<const int> tokens, Logits which) {
   return run_forward(*model_, std::span<const Segment>(&segment, 1), *workspace_, which);
 }
 
+ConstMatrixRef Session::append_last(std::span<const int> tokens, int rows) {
+  Segment segment{tokens, &cache_, nullptr, 0};
+  segment.last_rows = rows;
+  return run_forward(*model_, std::span<const Segment>(&segment, 1), *workspace_, Logits::kLast);
+}
+
 void Session::truncate(int n) {
   if (n < 0 || n > cache_.size())
     throw Error(ErrorCode::kInvalidArgument, "cannot truncate a session of " +

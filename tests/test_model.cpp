@@ -127,6 +127,13 @@ TEST_P(Incremental, KvCachedDecodeEqualsFullForward) {
     ASSERT_LE(max_abs_diff(last, all.row(static_cast<Eigen::Index>(t + n - 1))), 1e-5);
   }
 
+  // The last few rows only.
+  Session last3(model);
+  const RowMatrix tail = last3.append_last(ids.first(30), 3);
+  EXPECT_LE(max_abs_diff(tail, all.middleRows(27, 3)), 1e-5);
+  EXPECT_THROW(last3.append_last(ids.subspan(30, 2), 3), Error);
+  EXPECT_EQ(last3.size(), 30);
+
   // Truncating rewinds: re-running the tail gives the same logits.
   step.truncate(20);
   const RowMatrix again = step.append(ids.subspan(20, 5));

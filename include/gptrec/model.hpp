@@ -146,6 +146,8 @@ class Session {
   // next call. Throws Error(kInvalidArgument) for an empty input, an id outside the vocabulary or
   // a sequence longer than the context (nothing is changed then).
   ConstMatrixRef append(std::span<const int> tokens, Logits which = Logits::kAll);
+  // The same, returning the logits of the last `rows` tokens only, (rows, V); 1 <= rows <= T.
+  ConstMatrixRef append_last(std::span<const int> tokens, int rows);
 
   int size() const { return cache_.size(); }
   int capacity() const { return cache_.capacity(); }
