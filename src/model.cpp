@@ -1,6 +1,7 @@
 #include "gptrec/model.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -115,7 +116,9 @@ Model Model::load(const std::filesystem::path& directory) {
 Model Model::from_parts(ModelConfig config, SafetensorsFile file,
                         const std::filesystem::path& directory) {
   config.validate(file.source());
+  static std::atomic<std::uint64_t> next_id{1};
   Model m;
+  m.id_ = next_id++;
   m.config_ = config;
   m.file_ = std::make_unique<SafetensorsFile>(std::move(file));
   std::set<std::string> dtypes;

@@ -300,6 +300,24 @@ std::vector<std::size_t> top_candidates(const std::vector<double>& scores, const
   return order;
 }
 
+// The calling thread's Session for `model`, emptied: its KV cache and scratch buffers are reused
+// by the thread's next query on the same model, so a steady stream of queries allocates little.
+Session& thread_session(const Model& model) {
+  struct Cached {
+    const Model* model = nullptr;
+    std::uint64_t id = 0;
+    std::unique_ptr<Session> session;
+  };
+  thread_local Cached cached;
+  if (cached.model != &model || cached.id != model.id()) {
+    cached.session = std::make_unique<Session>(model);
+    cached.model = &model;
+    cached.id = model.id();
+  }
+  cached.session->clear();
+  return *cached.session;
+}
+
 void add_top_suggestions(const std::vector<double>& scores, const std::vector<bool>& allowed,
                          const std::unordered_set<std::string_view>& purchased,
                          const std::vector<CatalogItem>& catalog, int top_n, Recommendations& out) {
@@ -349,7 +367,7 @@ Recommendations Recommender::recommend_items(const History& history, const Recom
     return out;
   }
 
-  Session session(*model_, static_cast<int>(seq.tokens.size()));
+  Session& session = thread_session(*model_);
   const ConstMatrixRef logits = session.append(seq.tokens, Logits::kLast);
   const int first = vocab_->first_item_id();
   const int n_items = static_cast<int>(vocab_->items().size());

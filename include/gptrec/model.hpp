@@ -87,6 +87,9 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
   const ModelInfo& info() const { return info_; }
+  // A number no other Model loaded by this process has (it moves with the Model), so that
+  // per-thread caches can tell models apart even when one is freed and another takes its address.
+  std::uint64_t id() const { return id_; }
 
  private:
   Model() = default;
@@ -94,6 +97,7 @@ class Model {
   ModelConfig config_;
   ModelWeights weights_;
   ModelInfo info_;
+  std::uint64_t id_ = 0;
   std::unique_ptr<SafetensorsFile> file_;          // keeps the mapping alive
   std::vector<std::vector<float>> owned_buffers_;  // converted (F16/BF16) or realigned tensors
 };
