@@ -13,13 +13,21 @@ Only purchase events count. Sequence formats (docs/FORMATS.md):
   items    <bos> item item ...; one token per purchase event; next-item cross-entropy at every
            position (a "unit" below is then a single event).
 
-Splits. --holdout N removes each customer's last N units first (the test orders: the shipped
-model never sees them). Of what is left, each customer's last unit is the validation target
+Splits. --split last (the default): --holdout N removes each customer's last N units first (the
+test orders: the shipped model never sees them). Of what is left, each customer's last unit is the validation target
 (customers with at least 2 units left; the input is every unit before it), and the model is fitted
 on the units before it; validation after every epoch selects the checkpoint (mean of Recall@10
 and NDCG@10 in the "next basket" and "discovery" settings of docs/EVALUATION.md). With --refit,
 a second run then trains on everything left (validation units included) for the selected
 number of epochs, and that model is exported.
+
+--split sasrec (items format): the split of the SASRec paper (docs/EVALUATION.md, "The SASRec
+protocol"): customers with at least 3 events hold out the last (the test item, never seen), the
+second last is the validation target (the input: every event before it) and the model is fitted on
+the rest; customers with fewer events train on everything. Validation ranks the validation item
+against 100 negatives sampled as the protocol says (drawn once, numpy seed 0) and against all
+items; the epoch with the best sampled NDCG@10 is kept. --refit then trains on the fitted events
+plus the validation items. --softmax-negatives N replaces the full softmax by a sampled one.
 
 Training windows follow the engine's truncation: <bos>, then whole units, the oldest dropped to fit
 n_positions. A customer's history is cut from its end into windows of at most n_positions tokens;
@@ -30,9 +38,12 @@ window with the longest context that fits (as the engine builds it; slower).
 The embedding table is trained as sqrt(C) x W and exported as wte = sqrt(C) x W (docs/DESIGN.md).
 Seeded and deterministic (same data, arguments and thread count: same model).
 
-Example (the shipped default model, see models/online-retail/README.md):
+Examples (the shipped default model, see models/online-retail/README.md; the SASRec Games
+benchmark, models/games/README.md):
   /usr/bin/python3 tools/train.py --data ../shared/data/online-retail/histories.jsonl.gz \\
       --catalog ../shared/data/online-retail/catalog.json --out models/online-retail
+  /usr/bin/python3 tools/train.py --data ../shared/data/games/histories.jsonl --out models/games \\
+      --sequence-format items --split sasrec --n-positions 51 --n-embd 64 ...
 """
 import argparse
 import copy
@@ -50,7 +61,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gptrec_tools import baskets as bk  # noqa: E402
-from gptrec_tools import item_gpt, last_basket  # noqa: E402
+from gptrec_tools import item_gpt, last_basket, sasrec  # noqa: E402
 
 N_SPECIAL = len(bk.SPECIAL_TOKENS)
 
@@ -62,8 +73,12 @@ def parse_args(argv=None):
     g.add_argument("--catalog", help="catalog JSON (list of {id, name, price, ...}) for items.json names and prices")
     g.add_argument("--out", required=True, help="model directory to write")
     g.add_argument("--sequence-format", choices=["baskets", "items"], default="baskets")
+    g.add_argument("--split", choices=["last", "sasrec"], default="last",
+                   help="last: --holdout, then each customer's last unit validates (default); "
+                        "sasrec: the SASRec paper's split (items format; above)")
     g.add_argument("--holdout", type=int, default=1, metavar="N",
-                   help="drop each customer's last N units before training (default 1: the test order)")
+                   help="drop each customer's last N units before training (default 1: the test order; "
+                        "--split last only)")
     g.add_argument("--max-customers", type=int, metavar="N",
                    help="use only N customers, drawn with --seed (for small fixtures)")
     g.add_argument("--min-count", type=int, default=1,
@@ -78,6 +93,8 @@ def parse_args(argv=None):
     g.add_argument("--n-head", type=int, default=2, help="attention heads (default 2)")
     g.add_argument("--n-inner", type=int, help="MLP width (default 4 C)")
     g.add_argument("--activation", choices=["gelu_new", "gelu"], default="gelu_new")
+    g.add_argument("--position-encoding", choices=["sinusoidal", "learned"], default="sinusoidal",
+                   help="sinusoidal (default) or learned (a trained wpe table)")
     g.add_argument("--dropout", type=float, default=0.2, help="embedding, attention and residual dropout")
     g.add_argument("--customer-weight", type=float, default=0.0, metavar="ALPHA",
                    help="a customer's targets weigh n^-ALPHA, n = its number of targets (default 0; "
@@ -98,6 +115,8 @@ def parse_args(argv=None):
     g.add_argument("--weight-decay", type=float, default=0.01)
     g.add_argument("--warmup-steps", type=int, default=100)
     g.add_argument("--batch-tokens", type=int, default=8192, help="tokens per batch, padding included")
+    g.add_argument("--softmax-negatives", type=int, default=0, metavar="N",
+                   help="0: full softmax over all items (default); N: sampled softmax against N uniform items")
     g.add_argument("--windows", choices=["tile", "every"], default="tile", help="how histories are cut (above)")
     g.add_argument("--no-valid", action="store_true", help="no validation: train --epochs epochs on everything")
     g.add_argument("--refit", action="store_true", help="retrain on all units (validation included) for the selected epochs")
@@ -247,8 +266,11 @@ def make_batches(windows, batch_tokens, rng):
     return batches
 
 
-def batch_loss(model, windows, batch):
-    """Mean over target positions of the (weighted) multi-label softmax cross-entropy over item tokens."""
+def batch_loss(model, windows, batch, negatives=0):
+    """Mean over target positions of the (weighted) multi-label softmax cross-entropy over item tokens.
+    negatives > 0: sampled softmax instead, each target against `negatives` items drawn uniformly
+    (shared by the batch; a draw equal to the target is left out), their logits raised by
+    log(items / negatives) so that the loss estimates the full softmax's."""
     T = max(len(windows[i][0]) for i in batch)
     ids = torch.full((len(batch), T), bk.PAD, dtype=torch.long)
     rows, cols, tgt_pos, tgt_item, tgt_w = [], [], [], [], []
@@ -266,8 +288,16 @@ def batch_loss(model, windows, batch):
         return None
     h, E = model.hidden(ids)
     h = h[torch.tensor(rows), torch.tensor(cols)]
-    logp = F.log_softmax(h @ E[N_SPECIAL:].T, dim=-1)
-    picked = logp[torch.tensor(tgt_pos), torch.tensor(tgt_item)]
+    tgt_pos, tgt_item = torch.tensor(tgt_pos), torch.tensor(tgt_item)
+    if negatives:
+        items = E[N_SPECIAL:]
+        neg = torch.randint(items.shape[0], (negatives,))
+        positive = (h[tgt_pos] * items[tgt_item]).sum(-1)
+        sampled = (h @ items[neg].T)[tgt_pos] + math.log(items.shape[0] / negatives)
+        sampled = sampled.masked_fill(neg[None, :] == tgt_item[:, None], float("-inf"))
+        picked = positive - torch.logsumexp(torch.cat([positive[:, None], sampled], dim=1), dim=1)
+    else:
+        picked = F.log_softmax(h @ E[N_SPECIAL:].T, dim=-1)[tgt_pos, tgt_item]
     return -(picked * torch.tensor(tgt_w)).sum() / len(rows)
 
 
@@ -297,15 +327,39 @@ def validate(model, item_ids, sequence_format, universe, cases, token_of_univers
     return {"loss": loss / max(n, 1), "next": nb, "discovery": dv, "score": score}
 
 
+def last_basket_validation(item_ids, sequence_format, universe, cases, token_of_universe):
+    """validate() as train_run calls it: model -> (curve row fields, selection score)."""
+    def run(model):
+        v = validate(model, item_ids, sequence_format, universe, cases, token_of_universe)
+        return ({"valid_loss": v["loss"], "valid_score": v["score"],
+                 "next_recall": v["next"]["recall"], "next_ndcg": v["next"]["ndcg"],
+                 "disc_recall": v["discovery"]["recall"], "disc_ndcg": v["discovery"]["ndcg"]}, v["score"])
+    return run
+
+
+def sasrec_validation(item_ids, universe, cases, negatives):
+    """The SASRec protocol on the validation items (cases: [(user, input items, item)]):
+    model -> (curve row fields, selection score = sampled NDCG@10)."""
+    def run(model):
+        score_fn = sasrec.model_scorer(model, item_ids, universe, N_SPECIAL)
+        m, _, target_logits = sasrec.evaluate(score_fn, cases, universe, negatives)
+        nll = torch.cat(score_fn.logsumexp).numpy() - target_logits
+        loss = float(nll[np.isfinite(nll)].mean()) if np.isfinite(nll).any() else 0.0
+        return ({"valid_loss": loss, "hr": m["sampled"]["hr"], "ndcg": m["sampled"]["ndcg"],
+                 "full_hr": m["full"]["hr"], "full_ndcg": m["full"]["ndcg"]}, m["sampled"]["ndcg"])
+    return run
+
+
 # ---------------------------------------------------------------- training
 
 def train_run(args, customers, item_ids, n_vocab, epochs, valid=None, log=print):
-    """Trains one model. valid = (universe, cases, token_of_universe) or None.
+    """Trains one model. valid = a function model -> (curve row fields, score) or None.
     Returns (model at the best validation epoch or the last one, history rows, best epoch)."""
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     model = item_gpt.ItemGPT(n_vocab, args.n_positions, args.n_embd, args.n_layer, args.n_head,
-                             args.n_inner, args.dropout, args.activation, embed_std=args.embed_std)
+                             args.n_inner, args.dropout, args.activation, embed_std=args.embed_std,
+                             position_encoding=args.position_encoding)
     if args.init_copy:
         model.init_copy()
     decay = [p for n, p in model.named_parameters() if p.dim() == 2]
@@ -331,7 +385,7 @@ def train_run(args, customers, item_ids, n_vocab, epochs, valid=None, log=print)
         batches = make_batches(windows, args.batch_tokens, rng)
         total_loss, n_batches = 0.0, 0
         for batch in batches:
-            loss = batch_loss(model, windows, batch)
+            loss = batch_loss(model, windows, batch, args.softmax_negatives)
             if loss is None:
                 continue
             for g in opt.param_groups:
@@ -348,12 +402,10 @@ def train_run(args, customers, item_ids, n_vocab, epochs, valid=None, log=print)
         row = {"epoch": epoch, "steps": step, "train_loss": total_loss / max(n_batches, 1),
                "seconds": time.time() - t0}
         if valid is not None:
-            v = validate(model, item_ids, args.sequence_format, *valid)
-            row.update({"valid_loss": v["loss"], "valid_score": v["score"],
-                        "next_recall": v["next"]["recall"], "next_ndcg": v["next"]["ndcg"],
-                        "disc_recall": v["discovery"]["recall"], "disc_ndcg": v["discovery"]["ndcg"]})
-            if best is None or v["score"] > best:
-                best, best_epoch = v["score"], epoch
+            fields, score = valid(model)
+            row.update(fields)
+            if best is None or score > best:
+                best, best_epoch = score, epoch
                 best_state = copy.deepcopy(model.state_dict())
         history.append(row)
         log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
@@ -372,7 +424,13 @@ def train_run(args, customers, item_ids, n_vocab, epochs, valid=None, log=print)
 # ---------------------------------------------------------------- README
 
 def curve_table(history):
-    if "valid_loss" in history[0]:
+    if "hr" in history[0]:
+        lines = ["| epoch | train loss | valid loss | sampled HR@10 | sampled NDCG@10 | full HR@10 | full NDCG@10 | seconds |",
+                 "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in history:
+            lines.append(f"| {r['epoch']} | {r['train_loss']:.4f} | {r['valid_loss']:.4f} | {r['hr']:.4f} "
+                         f"| {r['ndcg']:.4f} | {r['full_hr']:.4f} | {r['full_ndcg']:.4f} | {r['seconds']:.0f} |")
+    elif "valid_loss" in history[0]:
         lines = ["| epoch | train loss | valid loss | next R@10 | next NDCG@10 | disc. R@10 | disc. NDCG@10 |",
                  "|---:|---:|---:|---:|---:|---:|---:|"]
         for r in history:
@@ -399,23 +457,30 @@ def write_readme(path, args, command, config, n_items, stats, history, best_epoc
     text = open(readme, encoding="utf-8").read() if os.path.exists(readme) else (
         f"# {os.path.basename(os.path.abspath(path))}\n\nA gptrec item model trained by tools/train.py.\n")
     hp = {k: getattr(args, k) for k in (
-        "sequence_format", "holdout", "n_positions", "n_embd", "n_layer", "n_head", "n_inner",
+        "sequence_format", "split", "holdout", "position_encoding", "n_positions", "n_embd", "n_layer", "n_head", "n_inner",
         "activation", "dropout", "item_dropout", "customer_weight", "embed_std", "init_copy", "epochs", "patience", "lr",
         "weight_decay", "warmup_steps", "batch_tokens", "windows", "refit", "seed", "dtype", "min_count",
-        "max_customers", "max_steps")}
+        "max_customers", "max_steps", "softmax_negatives")}
+    held_out = (f"each customer's last {args.holdout} held out" if args.split == "last" else
+                "SASRec split: customers with at least 3 held out their last (test), validated on the "
+                "second last")
     body = ["## Training", "", "Retrain (from the repository root, with the data beside it):", "", "```sh",
             command, "```", "",
             f"- data: {stats['customers']} customers, {stats['units']} training {stats['unit_name']} "
-            f"(each customer's last {args.holdout} held out), {n_items} items in the vocabulary",
+            f"({held_out}), {n_items} items in the vocabulary",
             f"- model: {config['n_layer']} layers, width {config['n_embd']}, {config['n_head']} heads, "
             f"MLP {config['n_inner']}, context {config['n_positions']}, {config['activation_function']}, "
-            f"sinusoidal positions, tied head; {stats['parameters']:,} parameters, stored {args.dtype}",
+            f"{args.position_encoding} positions, tied head; {stats['parameters']:,} parameters, stored {args.dtype}",
             f"- selection: best validation epoch {best_epoch}" + (" (then refitted on all training units)"
                                                                  if refit_history else ""),
             f"- training time: {seconds / 60:.1f} min on {args.threads} CPU threads", "",
             "Hyper-parameters:", "", "```json", json.dumps(hp, indent=1), "```", "",
-            "Training curve (validation: each customer's last training order, predicted from the ones "
-            "before it; metrics as in docs/EVALUATION.md):", "", curve_table(history)]
+            ("Training curve (validation: each customer's last training order, predicted from the ones "
+             "before it; metrics as in docs/EVALUATION.md):" if args.split == "last" else
+             "Training curve (validation: the second-last item of each customer with at least 3, predicted "
+             "from the ones before it, ranked against 100 sampled negatives and against all items as in "
+             "docs/EVALUATION.md, \"The SASRec protocol\"; seconds: training time of the epoch):"),
+            "", curve_table(history)]
     if refit_history:
         body += ["", "Refit on all training units:", "", curve_table(refit_history)]
     with open(readme, "w", encoding="utf-8") as f:
@@ -433,7 +498,13 @@ def main(argv=None):
         print(msg, flush=True)
 
     units = load_units(args.data, args.sequence_format, args.max_customers, args.seed)
-    trainable = {c: u[:-args.holdout] if args.holdout else u for c, u in units.items()}
+    if args.split == "sasrec":
+        if args.sequence_format != "items":
+            sys.exit("train.py: --split sasrec needs --sequence-format items")
+        train, valid_item, _ = sasrec.split({c: [u[0] for u in us] for c, us in units.items()})
+        trainable = {c: [[i] for i in train[c] + ([valid_item[c]] if c in valid_item else [])] for c in train}
+    else:
+        trainable = {c: u[:-args.holdout] if args.holdout else u for c, u in units.items()}
     trainable = {c: u for c, u in trainable.items() if u}
     unavailable = {i for i in args.unavailable.split(",") if i}
     items = build_vocabulary(trainable, args.min_count, args.catalog, unavailable)
@@ -449,6 +520,19 @@ def main(argv=None):
     history, best_epoch, refit_history = [], args.epochs, []
     if args.no_valid:
         model, history, _ = train_run(args, parts_of(trainable), item_ids, n_vocab, args.epochs, log=log)
+    elif args.split == "sasrec":
+        fit = {c: [[i] for i in seq] for c, seq in train.items() if seq}
+        cases = [(c, train[c], valid_item[c]) for c in train if c in valid_item]
+        universe = sasrec.Universe({c: [u[0] for u in us] for c, us in units.items()})
+        negatives = sasrec.draw_negatives(universe, train, [c[0] for c in cases], np.random.default_rng(0))
+        log(f"validation: {len(cases)} customers, {len(universe)} items ranked")
+        model, history, best_epoch = train_run(args, parts_of(fit), item_ids, n_vocab, args.epochs,
+                                               valid=sasrec_validation(item_ids, universe, cases, negatives),
+                                               log=log)
+        log(f"best validation epoch {best_epoch}")
+        if args.refit:
+            log(f"refit on the training and validation items for {best_epoch} epochs")
+            model, refit_history, _ = train_run(args, parts_of(trainable), item_ids, n_vocab, best_epoch, log=log)
     else:
         fit, cases = last_basket.last_unit_split(trainable)
         universe = last_basket.Universe(fit)
@@ -460,7 +544,9 @@ def main(argv=None):
                 ev.add(name, inputs, held_out, base.scores(name, inputs))
         log("validation baselines:\n" + ev.table())
         model, history, best_epoch = train_run(args, parts_of(fit), item_ids, n_vocab, args.epochs,
-                                               valid=(universe, cases, token_of_universe), log=log)
+                                               valid=last_basket_validation(item_ids, args.sequence_format,
+                                                                            universe, cases, token_of_universe),
+                                               log=log)
         log(f"best validation epoch {best_epoch}")
         if args.refit:
             log(f"refit on all training units for {best_epoch} epochs")
@@ -470,7 +556,8 @@ def main(argv=None):
     config = item_gpt.export_model_dir(args.out, model, args.sequence_format, items, args.dtype,
                                        metadata={"generator": "tools/train.py"})
     command = "/usr/bin/python3 tools/train.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    stats = {"customers": len(trainable), "units": sum(map(len, trainable.values())),
+    fitted = train if args.split == "sasrec" and not (args.refit or args.no_valid) else trainable
+    stats = {"customers": len(trainable), "units": sum(map(len, fitted.values())),
              "unit_name": "orders" if args.sequence_format == "baskets" else "events",
              "parameters": sum(p.numel() for p in model.parameters())}
     write_readme(args.out, args, command, config, len(items), stats, history, best_epoch, refit_history, seconds)

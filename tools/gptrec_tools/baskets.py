@@ -3,8 +3,10 @@ docs/EVALUATION.md define them (the C++ engine implements the same rules).
 
 A history is `{"customer_id": ..., "events": [{"item", "type", "timestamp" | "date", "order"?}]}`
 or a bare list of events. Only `type == "purchase"` events count. Events are sorted by time
-(stable); a basket is one `order`, or one calendar date when the event has no order; baskets are
-ordered by their first event; a basket's items are its distinct items in order of first purchase.
+(stable); either every event has a time or none has (then the file order is the time order). A
+basket is one `order`, or one calendar date when the event has no order (or the event alone when
+it has neither); baskets are ordered by their first event; a basket's items are its distinct items
+in order of first purchase.
 """
 import datetime
 import gzip
@@ -38,15 +40,26 @@ def _event_time(event):
     return t
 
 
-def _basket_key(event):
+def _has_time(event):
+    return event.get("timestamp", event.get("date")) is not None
+
+
+def _basket_key(event, index):
     if event.get("order") is not None:
         return "order:" + str(event["order"])
-    return "date:" + str(event.get("timestamp", event.get("date")))[:10]
+    if _has_time(event):
+        return "date:" + str(event.get("timestamp", event.get("date")))[:10]
+    return f"event:{index}"
 
 
 def purchase_events(history):
-    """The purchase events of a history, sorted by time (stable)."""
+    """The purchase events of a history, sorted by time (stable); without times, in file order."""
     events = history["events"] if isinstance(history, dict) else history
+    timed = [_has_time(e) for e in events]
+    if not any(timed):
+        return [e for e in events if e.get("type", "purchase") == "purchase"]
+    if not all(timed):
+        raise ValueError(f"events[{timed.index(False)}]: no timestamp or date, but other events have one")
     events = [e for e in events if e.get("type", "purchase") == "purchase"]
     return sorted(events, key=_event_time)
 
@@ -54,8 +67,8 @@ def purchase_events(history):
 def baskets_of(history):
     """The customer's baskets, oldest first: lists of distinct item ids (strings)."""
     baskets = {}
-    for e in purchase_events(history):
-        items = baskets.setdefault(_basket_key(e), [])
+    for index, e in enumerate(purchase_events(history)):
+        items = baskets.setdefault(_basket_key(e, index), [])
         item = str(e["item"])
         if item not in items:
             items.append(item)

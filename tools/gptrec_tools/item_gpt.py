@@ -1,6 +1,7 @@
 """The item model as a PyTorch module: a plain GPT-2 (pre-LayerNorm blocks, fused QKV, causal
-attention, GELU MLP, final LayerNorm, head tied to the token embedding) with sinusoidal positions,
-and its export to / import from a gptrec model directory (docs/FORMATS.md).
+attention, GELU MLP, final LayerNorm, head tied to the token embedding) with sinusoidal (the
+default) or learned positions, and its export to / import from a gptrec model directory
+(docs/FORMATS.md).
 
 Training keeps the embedding table as W and uses E = embed_scale * W (embed_scale = sqrt(C)) for
 both the input embedding and the tied head, so the item embeddings are not drowned by the
@@ -52,18 +53,25 @@ class Block(nn.Module):
 
 class ItemGPT(nn.Module):
     def __init__(self, vocab_size, n_positions, n_embd, n_layer, n_head, n_inner=None,
-                 dropout=0.0, activation="gelu_new", eps=1e-5, embed_scale=None, embed_std=None):
+                 dropout=0.0, activation="gelu_new", eps=1e-5, embed_scale=None, embed_std=None,
+                 position_encoding="sinusoidal"):
         super().__init__()
+        if position_encoding not in ("sinusoidal", "learned"):
+            raise ValueError(f"unknown position encoding {position_encoding!r}")
         self.config = {
             "vocab_size": vocab_size, "n_positions": n_positions, "n_embd": n_embd,
             "n_layer": n_layer, "n_head": n_head, "n_inner": n_inner or 4 * n_embd,
             "activation_function": activation, "layer_norm_epsilon": eps,
+            "position_encoding": position_encoding,
         }
         self.embed_scale = math.sqrt(n_embd) if embed_scale is None else embed_scale
         approximate = "none" if activation == "gelu" else "tanh"
         self.wte = nn.Parameter(torch.randn(vocab_size, n_embd) * 0.02)
-        self.register_buffer("pe", reference.sinusoidal_table(n_positions, n_embd).float(),
-                             persistent=False)
+        if position_encoding == "learned":
+            self.wpe = nn.Parameter(torch.randn(n_positions, n_embd) * 0.02)
+        else:
+            self.register_buffer("pe", reference.sinusoidal_table(n_positions, n_embd).float(),
+                                 persistent=False)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(Block(n_embd, n_head, self.config["n_inner"], dropout,
                                           approximate, eps) for _ in range(n_layer))
@@ -71,7 +79,7 @@ class ItemGPT(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith("proj.weight"):  # GPT-2: residual projections scaled by depth
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * n_layer))
-            elif p.dim() == 2 and name != "wte":
+            elif p.dim() == 2 and name not in ("wte", "wpe"):
                 nn.init.normal_(p, std=0.02)
             elif name.endswith(".bias"):
                 nn.init.zeros_(p)
@@ -102,7 +110,8 @@ class ItemGPT(nn.Module):
         """ids (B, T) -> final hidden states (B, T, C) after ln_f, and E (V, C)."""
         T = ids.shape[1]
         E = self.embedding()
-        x = self.drop(E[ids] + self.pe[:T])
+        pe = self.wpe[:T] if self.config["position_encoding"] == "learned" else self.pe[:T]
+        x = self.drop(E[ids] + pe)
         mask = torch.triu(torch.ones(T, T, dtype=torch.bool, device=ids.device), diagonal=1)
         for block in self.blocks:
             x = block(x, mask)
@@ -120,6 +129,8 @@ def gpt2_state_dict(model):
         return t.detach().cpu().float().numpy().copy()
 
     sd = {"wte.weight": a(model.embedding())}
+    if model.config["position_encoding"] == "learned":
+        sd["wpe.weight"] = a(model.wpe)
     for i, b in enumerate(model.blocks):
         p = f"h.{i}."
         sd[p + "ln_1.weight"], sd[p + "ln_1.bias"] = a(b.ln_1.weight), a(b.ln_1.bias)
@@ -144,6 +155,8 @@ def load_gpt2_state_dict(model, sd):
 
     with torch.no_grad():
         model.wte.copy_(t("wte.weight"))
+        if model.config["position_encoding"] == "learned":
+            model.wpe.copy_(t("wpe.weight"))
         for i, b in enumerate(model.blocks):
             p = f"h.{i}."
             b.ln_1.weight.copy_(t(p + "ln_1.weight")), b.ln_1.bias.copy_(t(p + "ln_1.bias"))
@@ -174,7 +187,7 @@ def export_model_dir(path, model, sequence_format, items, dtype="F16", metadata=
         "activation_function": cfg["activation_function"],
         "layer_norm_epsilon": cfg["layer_norm_epsilon"],
         "tie_word_embeddings": True,
-        "position_encoding": "sinusoidal",
+        "position_encoding": cfg["position_encoding"],
         "gptrec": {"kind": "items", "sequence_format": sequence_format},
     }
     with open(os.path.join(path, "config.json"), "w") as f:
@@ -201,13 +214,15 @@ def load_model_dir(path):
         config = json.load(f)
     with open(os.path.join(path, "items.json")) as f:
         items = json.load(f)
-    if config.get("position_encoding") != "sinusoidal":
-        raise ValueError(f"{path}: only sinusoidal item models are supported by this tool")
+    position_encoding = config.get("position_encoding", "learned")
+    if position_encoding not in ("sinusoidal", "learned"):
+        raise ValueError(f"{path}: unknown position_encoding {position_encoding!r}")
     sd, _ = safetensors_io.load(os.path.join(path, "model.safetensors"))
     model = ItemGPT(config["vocab_size"], config["n_positions"], config["n_embd"],
                     config["n_layer"], config["n_head"], config.get("n_inner"),
                     activation=config.get("activation_function", "gelu_new"),
-                    eps=config.get("layer_norm_epsilon", 1e-5), embed_scale=1.0)
+                    eps=config.get("layer_norm_epsilon", 1e-5), embed_scale=1.0,
+                    position_encoding=position_encoding)
     load_gpt2_state_dict(model, sd)
     model.eval()
     return model, config, items
