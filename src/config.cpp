@@ -1,5 +1,6 @@
 #include "gptrec/config.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -7,6 +8,7 @@
 
 #include "gptrec/error.hpp"
 #include "io.hpp"
+#include "json_document.hpp"
 
 namespace gptrec {
 
@@ -84,12 +86,7 @@ void ModelConfig::validate(std::string_view source) const {
 }
 
 ModelConfig parse_model_config(std::string_view json_text, std::string_view source) {
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    fail(source, std::string("not valid JSON (") + e.what() + ")");
-  }
+  const json j = parse_json_document(json_text, source, ErrorCode::kBadModel);
   if (!j.is_object()) fail(source, "expected a JSON object");
 
   ModelConfig c;
@@ -98,11 +95,17 @@ ModelConfig parse_model_config(std::string_view json_text, std::string_view sour
   c.n_embd = read_int(j, {"n_embd", "hidden_size"}, source, true, 0);
   c.n_layer = read_int(j, {"n_layer", "num_hidden_layers"}, source, true, 0);
   c.n_head = read_int(j, {"n_head", "num_attention_heads"}, source, true, 0);
-  c.n_inner = read_int(j, {"n_inner"}, source, false, 4 * c.n_embd);
+  // 4 * n_embd in 64 bits: n_embd may be as large as INT_MAX here (validate() refuses it later).
+  c.n_inner = read_int(j, {"n_inner"}, source, false,
+                       static_cast<int>(std::min<std::int64_t>(std::int64_t{4} * c.n_embd,
+                                                               std::numeric_limits<int>::max())));
 
   if (const json* eps = find_key(j, {"layer_norm_epsilon", "layer_norm_eps"})) {
     if (!eps->is_number()) fail(source, "\"layer_norm_epsilon\": expected a number");
-    c.layer_norm_epsilon = eps->get<float>();
+    // Checked as a double: converting a double outside float's range to float is undefined.
+    const double value = eps->get<double>();
+    if (!(value > 0.0) || !(value < 1.0)) fail(source, "\"layer_norm_epsilon\" must be in (0, 1)");
+    c.layer_norm_epsilon = static_cast<float>(value);
   }
   if (const json* act = find_key(j, {"activation_function"})) {
     const std::string a = act->is_string() ? act->get<std::string>() : act->dump();

@@ -8,6 +8,7 @@
 
 #include "gptrec/error.hpp"
 #include "io.hpp"
+#include "json_document.hpp"
 
 namespace gptrec {
 
@@ -119,109 +120,358 @@ std::optional<std::pair<std::int64_t, std::string>> parse_timestamp(std::string_
   return std::make_pair(seconds, std::string(s.substr(0, 10)));
 }
 
-History parse_history(std::string_view json_text, std::string_view source, std::size_t max_events) {
-  json doc;
-  try {
-    doc = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    throw Error(ErrorCode::kBadInput, std::string(source) + ": not valid JSON (" + e.what() + ")");
+namespace {
+
+// What a field of the document held, as much as validation needs (containers are skipped).
+struct FieldValue {
+  enum class Kind {
+    kAbsent,
+    kNull,
+    kBoolean,
+    kInteger,
+    kUnsigned,
+    kFloat,
+    kString,
+    kArray,
+    kObject
+  };
+  Kind kind = Kind::kAbsent;
+  std::int64_t integer = 0;
+  std::uint64_t unsigned_integer = 0;
+  double number = 0;  // any number, as a double
+  std::string text;
+
+  bool present() const { return kind != Kind::kAbsent && kind != Kind::kNull; }
+  bool is_number() const {
+    return kind == Kind::kInteger || kind == Kind::kUnsigned || kind == Kind::kFloat;
   }
-  History h;
-  const json* events = &doc;
-  std::string prefix;  // JSON path of the events array
-  if (doc.is_object()) {
-    auto id = doc.find("customer_id");
-    if (id != doc.end() && !id->is_null()) {
-      auto text = id_text(*id);
-      if (!text) fail(source, "customer_id", "expected a string, got " + type_name(*id));
-      h.customer_id = *text;
+  std::string type_name() const {
+    switch (kind) {
+      case Kind::kAbsent:
+      case Kind::kNull:
+        return "null";
+      case Kind::kBoolean:
+        return "a boolean";
+      case Kind::kInteger:
+      case Kind::kUnsigned:
+      case Kind::kFloat:
+        return "a number";
+      case Kind::kString:
+        return "a string";
+      case Kind::kArray:
+        return "an array";
+      case Kind::kObject:
+        return "an object";
     }
-    auto ev = doc.find("events");
-    if (ev == doc.end()) fail(source, "events", "missing");
-    events = &*ev;
-    prefix = "events";
-  } else if (!doc.is_array()) {
-    throw Error(ErrorCode::kBadInput, std::string(source) +
-                                          ": expected a history object or an array of events, got " +
-                                          type_name(doc));
+    return "?";
   }
-  if (!events->is_array())
-    fail(source, prefix.empty() ? "(root)" : prefix, "expected an array, got " + type_name(*events));
-
-  // Only the most recent max_events are kept; with timestamps, "recent" is decided after sorting.
-  const std::size_t n = events->size();
-  std::optional<bool> timed;
-  h.events.reserve(std::min(n, max_events));
-  for (std::size_t i = 0; i < n; ++i) {
-    const json& e = (*events)[i];
-    const std::string path = prefix + "[" + std::to_string(i) + "]";
-    if (!e.is_object()) fail(source, path, "expected an object, got " + type_name(e));
-    Event event;
-    auto item = e.find("item");
-    if (item == e.end()) fail(source, path + ".item", "missing");
-    auto item_text = id_text(*item);
-    if (!item_text || item_text->empty())
-      fail(source, path + ".item", "expected a non-empty string, got " + type_name(*item));
-    event.item = std::move(*item_text);
-
-    if (auto t = e.find("type"); t != e.end() && !t->is_null()) {
-      if (!t->is_string()) fail(source, path + ".type", "expected a string, got " + type_name(*t));
-      const auto& name = t->get_ref<const std::string&>();
-      if (name == "purchase") event.type = EventType::kPurchase;
-      else if (name == "view") event.type = EventType::kView;
-      else if (name == "cart") event.type = EventType::kCart;
-      else if (name == "return") event.type = EventType::kReturn;
-      else if (name == "rating") event.type = EventType::kRating;
-      else
-        fail(source, path + ".type",
-             "unknown event type \"" + name + "\" (expected purchase, view, cart, return or rating)");
-    }
-
-    auto ts = e.find("timestamp");
-    std::string ts_key = "timestamp";
-    if (ts == e.end() || ts->is_null()) {
-      ts = e.find("date");
-      ts_key = "date";
-    }
-    const bool has_time = ts != e.end() && !ts->is_null();
-    if (has_time) {
-      if (!ts->is_string()) fail(source, path + "." + ts_key, "not a date (got " + type_name(*ts) + ")");
-      auto parsed = parse_timestamp(ts->get_ref<const std::string&>());
-      if (!parsed)
-        fail(source, path + "." + ts_key,
-             "not a date (\"" + ts->get<std::string>() + "\"; expected ISO 8601 like 2011-01-18 or 2011-01-18T10:01:00)");
-      event.time = parsed->first;
-      event.date = std::move(parsed->second);
-    }
-    if (timed && *timed != has_time)
-      fail(source, path + ".timestamp",
-           has_time ? "present, but earlier events have none" : "missing, but earlier events have one");
-    timed = has_time;
-
-    if (auto q = e.find("quantity"); q != e.end() && !q->is_null()) {
-      if (!q->is_number() || !std::isfinite(q->get<double>()))
-        fail(source, path + ".quantity", "expected a number, got " + type_name(*q));
-      event.quantity = q->get<double>();
-    }
-    if (auto o = e.find("order"); o != e.end() && !o->is_null()) {
-      auto text = id_text(*o);
-      if (!text) fail(source, path + ".order", "expected a string, got " + type_name(*o));
-      event.order = std::move(*text);
-    }
-    if (auto r = e.find("rating"); r != e.end() && !r->is_null()) {
-      if (!r->is_number() || !std::isfinite(r->get<double>()))
-        fail(source, path + ".rating", "expected a number, got " + type_name(*r));
-      event.rating = r->get<double>();
-    }
-    h.events.push_back(std::move(event));
-    // Without timestamps input order is time order: drop the oldest as soon as there are too many.
-    if (!has_time && h.events.size() > max_events) h.events.erase(h.events.begin());
+  // A string, or an integer written as a string (ids are often numbers in exported data).
+  std::optional<std::string> id_text() const {
+    if (kind == Kind::kString) return text;
+    if (kind == Kind::kInteger) return std::to_string(integer);
+    if (kind == Kind::kUnsigned) return std::to_string(unsigned_integer);
+    return std::nullopt;
   }
-  std::stable_sort(h.events.begin(), h.events.end(),
+};
+
+// Values quoted in messages are cut: an error line names the problem, it does not echo the input.
+std::string quoted_value(std::string_view s) {
+  return s.size() <= 80 ? std::string(s) : std::string(s.substr(0, 80)) + "...";
+}
+
+// A history read in one SAX pass, without building the document: memory stays near the size of
+// the events kept (a DOM costs about ten times the text), and at most about 2 * max_events events
+// are held at any time. Validation errors are remembered and thrown after the whole document has
+// parsed, in the order a reader of the document would meet them, so a syntax error anywhere wins.
+class HistoryReader {
+ public:
+  using json = nlohmann::json;
+
+  HistoryReader(std::string_view source, std::size_t max_events)
+      : source_(source), structure_(source, ErrorCode::kBadInput), max_events_(max_events) {}
+
+  bool null() { return scalar(FieldValue{}, FieldValue::Kind::kNull); }
+  bool boolean(bool) { return scalar(FieldValue{}, FieldValue::Kind::kBoolean); }
+  bool number_integer(json::number_integer_t v) {
+    FieldValue f;
+    f.integer = v;
+    f.number = static_cast<double>(v);
+    return scalar(std::move(f), FieldValue::Kind::kInteger);
+  }
+  bool number_unsigned(json::number_unsigned_t v) {
+    FieldValue f;
+    f.unsigned_integer = v;
+    f.number = static_cast<double>(v);
+    return scalar(std::move(f), FieldValue::Kind::kUnsigned);
+  }
+  bool number_float(json::number_float_t v, const json::string_t&) {
+    FieldValue f;
+    f.number = v;
+    return scalar(std::move(f), FieldValue::Kind::kFloat);
+  }
+  bool string(json::string_t& v) {
+    FieldValue f;
+    f.text = std::move(v);  // the lexer clears its buffer before the next token
+    return scalar(std::move(f), FieldValue::Kind::kString);
+  }
+  bool binary(json::binary_t&) {
+    return scalar(FieldValue{}, FieldValue::Kind::kNull);
+  }  // not in JSON text
+  bool start_object(std::size_t) { return open(false); }
+  bool start_array(std::size_t) { return open(true); }
+  bool key(json::string_t& k) {
+    structure_.key(k);
+    return true;
+  }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool parse_error(std::size_t, const std::string&, const json::exception& e) {
+    structure_.fail_syntax(e);
+  }
+
+  History finish();
+
+ private:
+  // What an open container is to the history.
+  enum class Role { kRootObject, kEvents, kEvent, kIgnored };
+  // What the value about to be read is.
+  enum class Slot { kRoot, kCustomerId, kEvents, kEvent, kEventField, kIgnored };
+
+  Slot slot_of_next_value() const {
+    if (roles_.empty()) return Slot::kRoot;
+    switch (roles_.back()) {
+      case Role::kRootObject: {
+        const std::string& key = structure_.current_key();
+        return key == "customer_id" ? Slot::kCustomerId
+               : key == "events"    ? Slot::kEvents
+                                    : Slot::kIgnored;
+      }
+      case Role::kEvents:
+        return Slot::kEvent;
+      case Role::kEvent:
+        return is_event_field(structure_.current_key()) ? Slot::kEventField : Slot::kIgnored;
+      case Role::kIgnored:
+        return Slot::kIgnored;
+    }
+    return Slot::kIgnored;
+  }
+
+  static bool is_event_field(const std::string& key) {
+    return key == "item" || key == "type" || key == "timestamp" || key == "date" ||
+           key == "quantity" || key == "order" || key == "rating";
+  }
+  // The event field a key names, or nullptr for the fields that are ignored.
+  FieldValue* field_of(const std::string& key) {
+    if (key == "item") return &item_;
+    if (key == "type") return &type_;
+    if (key == "timestamp") return &timestamp_;
+    if (key == "date") return &date_;
+    if (key == "quantity") return &quantity_;
+    if (key == "order") return &order_;
+    if (key == "rating") return &rating_;
+    return nullptr;
+  }
+
+  // Remembers the first problem of a kind; later ones are not reported.
+  static void remember(std::optional<std::string>& slot, std::string message) {
+    if (!slot) slot = std::move(message);
+  }
+  void event_error(const std::string& field, const std::string& what) {
+    remember(event_error_, std::string(source_) + ": " + event_path() + field + ": " + what);
+  }
+  std::string event_path() const {
+    return events_prefix_ + "[" + std::to_string(event_index_) + "]";
+  }
+
+  bool scalar(FieldValue value, FieldValue::Kind kind) {
+    structure_.child();
+    value.kind = kind;
+    take(slot_of_next_value(), std::move(value));
+    return true;
+  }
+  bool open(bool is_array) {
+    structure_.child();
+    FieldValue value;
+    value.kind = is_array ? FieldValue::Kind::kArray : FieldValue::Kind::kObject;
+    const Slot slot = slot_of_next_value();
+    Role role = Role::kIgnored;
+    if (slot == Slot::kRoot && !is_array) {
+      role = Role::kRootObject;
+      root_is_object_ = true;
+      events_prefix_ = "events";
+    } else if ((slot == Slot::kRoot || slot == Slot::kEvents) && is_array) {
+      role = Role::kEvents;
+      events_found_ = true;
+    } else if (slot == Slot::kEvent && !is_array) {
+      role = Role::kEvent;
+      for (FieldValue* f : {&item_, &type_, &timestamp_, &date_, &quantity_, &order_, &rating_})
+        *f = FieldValue{};
+    } else {
+      take(slot, std::move(value));
+    }
+    structure_.open(is_array);
+    roles_.push_back(role);
+    return true;
+  }
+  bool close() {
+    const Role role = roles_.back();
+    roles_.pop_back();
+    structure_.close();
+    if (role == Role::kEvent) {
+      if (!event_error_) finish_event();
+      ++event_index_;
+    }
+    return true;
+  }
+
+  // A value that is not a container the reader descends into.
+  void take(Slot slot, FieldValue value) {
+    switch (slot) {
+      case Slot::kRoot:
+        remember(document_error_, std::string(source_) +
+                                      ": expected a history object or an array of events, got " +
+                                      value.type_name());
+        break;
+      case Slot::kCustomerId:
+        customer_id_ = std::move(value);
+        break;
+      case Slot::kEvents:
+        events_found_ = true;
+        remember(document_error_,
+                 std::string(source_) + ": events: expected an array, got " + value.type_name());
+        break;
+      case Slot::kEvent:
+        event_error("", "expected an object, got " + value.type_name());
+        ++event_index_;
+        break;
+      case Slot::kEventField:
+        *field_of(structure_.current_key()) = std::move(value);
+        break;
+      case Slot::kIgnored:
+        break;
+    }
+  }
+
+  void finish_event();
+  void keep_most_recent(std::size_t n);
+
+  std::string_view source_;
+  JsonStructure structure_;
+  std::size_t max_events_;
+  std::vector<Role> roles_;  // one per open container
+  bool root_is_object_ = false;
+  bool events_found_ = false;
+  std::string events_prefix_;  // "events", or "" when the document is a bare array
+  std::size_t event_index_ = 0;
+  FieldValue customer_id_;
+  FieldValue item_, type_, timestamp_, date_, quantity_, order_, rating_;  // of the current event
+  std::optional<bool> timed_;
+  std::optional<std::string> document_error_, event_error_;
+  std::vector<Event> events_;
+};
+
+void HistoryReader::finish_event() {
+  Event event;
+  if (item_.kind == FieldValue::Kind::kAbsent) return event_error(".item", "missing");
+  auto item_text = item_.id_text();
+  if (!item_text || item_text->empty())
+    return event_error(".item", "expected a non-empty string, got " + item_.type_name());
+  event.item = std::move(*item_text);
+
+  if (type_.present()) {
+    if (type_.kind != FieldValue::Kind::kString)
+      return event_error(".type", "expected a string, got " + type_.type_name());
+    const std::string& name = type_.text;
+    if (name == "purchase")
+      event.type = EventType::kPurchase;
+    else if (name == "view")
+      event.type = EventType::kView;
+    else if (name == "cart")
+      event.type = EventType::kCart;
+    else if (name == "return")
+      event.type = EventType::kReturn;
+    else if (name == "rating")
+      event.type = EventType::kRating;
+    else
+      return event_error(".type", "unknown event type \"" + quoted_value(name) +
+                                      "\" (expected purchase, view, cart, return or rating)");
+  }
+
+  const bool use_date = !timestamp_.present();
+  const FieldValue& ts = use_date ? date_ : timestamp_;
+  const std::string ts_key = use_date ? ".date" : ".timestamp";
+  const bool has_time = ts.present();
+  if (has_time) {
+    if (ts.kind != FieldValue::Kind::kString)
+      return event_error(ts_key, "not a date (got " + ts.type_name() + ")");
+    auto parsed = parse_timestamp(ts.text);
+    if (!parsed)
+      return event_error(ts_key,
+                         "not a date (\"" + quoted_value(ts.text) +
+                             "\"; expected ISO 8601 like 2011-01-18 or 2011-01-18T10:01:00)");
+    event.time = parsed->first;
+    event.date = std::move(parsed->second);
+  }
+  if (timed_ && *timed_ != has_time)
+    return event_error(".timestamp", has_time ? "present, but earlier events have none"
+                                              : "missing, but earlier events have one");
+  timed_ = has_time;
+
+  if (quantity_.present()) {
+    if (!quantity_.is_number() || !std::isfinite(quantity_.number))
+      return event_error(".quantity", "expected a number, got " + quantity_.type_name());
+    event.quantity = quantity_.number;
+  }
+  if (order_.present()) {
+    auto text = order_.id_text();
+    if (!text) return event_error(".order", "expected a string, got " + order_.type_name());
+    event.order = std::move(*text);
+  }
+  if (rating_.present()) {
+    if (!rating_.is_number() || !std::isfinite(rating_.number))
+      return event_error(".rating", "expected a number, got " + rating_.type_name());
+    event.rating = rating_.number;
+  }
+  events_.push_back(std::move(event));
+  // Sorting and cutting every time the buffer holds max_events more (at least 4096 more) keeps
+  // memory near 2 * max_events events at a cost of O(log) per event. The result is the same as
+  // cutting once at the end: an event dropped here already has max_events later ones.
+  const std::size_t slack = std::max<std::size_t>(max_events_, 4096);
+  if (events_.size() - std::min(events_.size(), max_events_) >= slack)
+    keep_most_recent(max_events_);
+}
+
+void HistoryReader::keep_most_recent(std::size_t n) {
+  // Stable: events at the same time (or all events, without timestamps) keep their input order.
+  std::stable_sort(events_.begin(), events_.end(),
                    [](const Event& a, const Event& b) { return a.time < b.time; });
-  if (h.events.size() > max_events)
-    h.events.erase(h.events.begin(), h.events.end() - static_cast<std::ptrdiff_t>(max_events));
+  if (events_.size() > n)
+    events_.erase(events_.begin(), events_.end() - static_cast<std::ptrdiff_t>(n));
+}
+
+History HistoryReader::finish() {
+  // The order of the checks is the document's: its shape, the customer id, then the events.
+  if (document_error_ && !root_is_object_) throw Error(ErrorCode::kBadInput, *document_error_);
+  History h;
+  if (customer_id_.present()) {
+    auto text = customer_id_.id_text();
+    if (!text) fail(source_, "customer_id", "expected a string, got " + customer_id_.type_name());
+    h.customer_id = std::move(*text);
+  }
+  if (!events_found_) fail(source_, "events", "missing");
+  if (document_error_) throw Error(ErrorCode::kBadInput, *document_error_);
+  if (event_error_) throw Error(ErrorCode::kBadInput, *event_error_);
+  keep_most_recent(max_events_);
+  h.events = std::move(events_);
   return h;
+}
+
+}  // namespace
+
+History parse_history(std::string_view json_text, std::string_view source, std::size_t max_events) {
+  HistoryReader reader(source, max_events);
+  nlohmann::json::sax_parse(json_text.data(), json_text.data() + json_text.size(), &reader);
+  return reader.finish();
 }
 
 std::vector<Basket> purchase_baskets(const History& history) {
@@ -250,12 +500,7 @@ Catalog::Catalog(std::vector<CatalogItem> items) : items_(std::move(items)) {
 }
 
 Catalog Catalog::parse(std::string_view json_text, std::string_view source) {
-  json doc;
-  try {
-    doc = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    throw Error(ErrorCode::kBadInput, std::string(source) + ": not valid JSON (" + e.what() + ")");
-  }
+  const json doc = parse_json_document(json_text, source, ErrorCode::kBadInput);
   const json* list = &doc;
   std::string prefix;
   if (doc.is_object()) {

@@ -3,6 +3,7 @@
 #include "gptrec/error.hpp"
 #include "gptrec/tokenizer.hpp"
 #include "io.hpp"
+#include "json_document.hpp"
 
 namespace gptrec {
 
@@ -21,12 +22,7 @@ ItemVocabulary ItemVocabulary::load(const std::filesystem::path& items_json) {
 }
 
 ItemVocabulary ItemVocabulary::parse(std::string_view json_text, std::string_view source) {
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::exception& e) {
-    fail(source, std::string("not valid JSON (") + e.what() + ")");
-  }
+  const json j = parse_json_document(json_text, source, ErrorCode::kBadModel);
   if (!j.is_object()) fail(source, "expected a JSON object");
   auto format = j.find("format");
   if (format == j.end() || *format != "gptrec-items")
@@ -70,6 +66,9 @@ ItemVocabulary ItemVocabulary::parse(std::string_view json_text, std::string_vie
     if (id == e.end() || !id->is_string() || id->get_ref<const std::string&>().empty())
       fail(source, where + ".id: expected a non-empty string");
     item.id = id->get<std::string>();
+    // encode() reads these names as special tokens, so an item called "<sep>" could not be encoded.
+    if (item.id == "<pad>" || item.id == "<bos>" || item.id == "<sep>" || item.id == "<unk>")
+      fail(source, where + ".id: \"" + item.id + "\" is the name of a special token");
     if (auto it = e.find("name"); it != e.end() && !it->is_null()) {
       if (!it->is_string()) fail(source, where + ".name: expected a string");
       item.name = it->get<std::string>();

@@ -9,6 +9,7 @@
 #include "gptrec/error.hpp"
 #include "gptrec/scoring.hpp"
 #include "io.hpp"
+#include "json_document.hpp"
 
 namespace gptrec {
 
@@ -158,12 +159,7 @@ ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Ba
 }
 
 PromptTemplate PromptTemplate::parse(std::string_view json_text, std::string_view source) {
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    throw Error(ErrorCode::kBadModel, std::string(source) + ": not valid JSON (" + e.what() + ")");
-  }
+  const json j = parse_json_document(json_text, source, ErrorCode::kBadModel);
   if (!j.is_object()) throw Error(ErrorCode::kBadModel, std::string(source) + ": expected an object");
   PromptTemplate t;
   auto text = [&](const char* key, std::string& out) {

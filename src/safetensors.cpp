@@ -8,6 +8,7 @@
 
 #include "gptrec/error.hpp"
 #include "io.hpp"
+#include "json_document.hpp"
 
 namespace gptrec {
 
@@ -91,13 +92,10 @@ void SafetensorsFile::parse() {
   data_start_ = 8 + static_cast<std::size_t>(header_len);
   const std::uint64_t data_size = bytes_.size() - data_start_;
 
-  json header;
-  try {
-    const char* text = reinterpret_cast<const char*>(bytes_.data() + 8);
-    header = json::parse(text, text + header_len);
-  } catch (const json::exception& e) {
-    fail(std::string("header is not valid JSON (") + e.what() + ")");
-  }
+  const json header =
+      parse_json_document(std::string_view(reinterpret_cast<const char*>(bytes_.data() + 8),
+                                           static_cast<std::size_t>(header_len)),
+                          source_ + ": header", ErrorCode::kBadModel);
   if (!header.is_object()) fail("header is not a JSON object");
 
   for (const auto& [name, entry] : header.items()) {

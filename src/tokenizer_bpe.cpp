@@ -20,6 +20,7 @@
 #include "gptrec/error.hpp"
 #include "gptrec/tokenizer.hpp"
 #include "io.hpp"
+#include "json_document.hpp"
 #include "pretokenizer.hpp"
 
 namespace gptrec {
@@ -562,14 +563,7 @@ std::string optional_string(const json& object, const char* key, std::string_vie
 }
 
 json parse_json(std::string_view text, std::string_view source) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    std::string what = e.what();
-    for (char& c : what)
-      if (c == '\n' || c == '\r') c = ' ';
-    fail(source, "not valid JSON (" + what + ")");
-  }
+  return parse_json_document(text, source, ErrorCode::kBadModel);
 }
 
 }  // namespace

@@ -42,8 +42,9 @@ struct History {
 // default purchase), "timestamp" or "date" (ISO 8601 date or date-time), "quantity", "order"
 // (string or integer), "rating". Other fields are ignored. Either every event has a timestamp or
 // none has (then input order is time order). At most `max_events` events are accepted: a longer
-// history keeps its most recent ones. Errors: Error(kBadInput) "<source>: events[3].timestamp:
-// not a date (...)".
+// history keeps its most recent ones. The document is read in one pass without a JSON tree, holding
+// at most about 2 * max_events events. Errors: Error(kBadInput) "<source>: events[3].timestamp:
+// not a date (...)"; also for JSON nested deeper than 64 levels or a key given twice in an object.
 History parse_history(std::string_view json_text, std::string_view source,
                       std::size_t max_events = 1'000'000);
 

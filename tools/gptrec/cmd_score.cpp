@@ -96,22 +96,64 @@ std::string shard_key(const std::string& line, long long line_number) {
 struct Record {
   long long line_number = 0;
   std::string text;
+  std::optional<std::string> read_error;  // the line could not be read as a record (too long)
   std::string result;  // the output line, without "\n"
   bool failed = false;
 };
 
-// Complete lines already in `path` (a resumed run's output); a partial last line is cut off.
+// The next line; a line the reader refuses (longer than the limit) comes back empty with its
+// error, so that it becomes that record's error and the run goes on. A read error that ends the
+// input (a cut or corrupt gzip stream) is kept in `fatal` and ends the input: the records read
+// before it are still scored and written, then the run fails with it.
+bool next_line(LineReader& reader, std::string& line, std::optional<std::string>& error,
+               std::optional<Error>& fatal) {
+  error.reset();
+  try {
+    return reader.next(line);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kBadInput) {
+      fatal = e;
+      return false;
+    }
+    line.clear();
+    error = e.what();
+    return true;
+  }
+}
+
+// Complete lines already in `path` (a resumed run's output); a partial last line is cut off. The
+// file is scanned in chunks: an output of any size is resumed in constant memory.
 long long complete_lines(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return 0;
-  const std::string text = read_input(path);
-  const auto last_newline = text.rfind('\n');
-  const std::uintmax_t keep = last_newline == std::string::npos ? 0 : last_newline + 1;
-  if (keep != text.size()) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(ErrorCode::kIo, path + ": cannot open (" + std::strerror(errno) + ")");
+  long long lines = 0;
+  std::uintmax_t size = 0, keep = 0;  // bytes read; bytes up to the last "\n"
+  char chunk[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      throw Error(ErrorCode::kIo, path + ": read failed (" + why + ")");
+    }
+    if (n == 0) break;
+    for (const char* p = chunk; (p = static_cast<const char*>(std::memchr(
+                                     p, '\n', static_cast<std::size_t>(chunk + n - p))));) {
+      ++lines;
+      ++p;
+      keep = size + static_cast<std::uintmax_t>(p - chunk);
+    }
+    size += static_cast<std::uintmax_t>(n);
+  }
+  ::close(fd);
+  if (keep != size) {
     std::filesystem::resize_file(path, keep, ec);
     if (ec) throw Error(ErrorCode::kIo, path + ": cannot cut its partial last line (" + ec.message() + ")");
   }
-  return static_cast<long long>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(keep), '\n'));
+  return lines;
 }
 
 void write_all(int fd, const std::string& data, const std::string& path) {
@@ -133,8 +175,10 @@ int run_score(const ScoreOptions& o) {
   if (o.resume && o.output == "-") throw Error(ErrorCode::kInvalidArgument, "--resume needs an --output file");
   const std::string model_dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
   std::optional<Catalog> catalog;
-  if (!o.catalog.empty()) catalog = Catalog::parse(read_input(o.catalog), o.catalog);
+  if (!o.catalog.empty())
+    catalog = Catalog::parse(read_input(o.catalog, kMaxCatalogBytes), o.catalog);
   const Recommender rec = Recommender::load(model_dir, std::move(catalog));
+  check_has_candidates(rec, o.catalog);
   RecommendOptions options;
   options.top_n = o.top;
   options.exclude_purchased = o.exclude_purchased;
@@ -156,17 +200,26 @@ int run_score(const ScoreOptions& o) {
   ProgressBar bar("scoring", !o.quiet);
   long long in_shard = 0, scored = 0, errors = 0;
   std::vector<Record> chunk;
+  // A chunk is scored in parallel and then written: up to 4096 records or 64 MiB of input, so that
+  // memory stays bounded whatever the lines' lengths (each is at most kMaxLineBytes).
   constexpr std::size_t kChunk = 4096;
+  constexpr std::size_t kChunkBytes = std::size_t{64} << 20;
   std::string line;
+  std::optional<std::string> read_error;
+  std::optional<Error> fatal;
   bool more = true;
   while (more) {
     chunk.clear();
-    while (chunk.size() < kChunk && (more = reader.next(line))) {
-      if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines are not records
+    std::size_t chunk_bytes = 0;
+    while (chunk.size() < kChunk && chunk_bytes < kChunkBytes &&
+           (more = next_line(reader, line, read_error, fatal))) {
+      // Blank lines are not records.
+      if (!read_error && line.find_first_not_of(" \t") == std::string::npos) continue;
       if (shard.count > 1 && stable_hash(shard_key(line, reader.line_number())) % shard.count != shard.index)
         continue;
       if (in_shard++ < already) continue;  // written by the run being resumed
-      chunk.push_back(Record{reader.line_number(), line, {}, false});
+      chunk_bytes += line.size();
+      chunk.push_back(Record{reader.line_number(), line, read_error, {}, false});
     }
 #pragma omp parallel num_threads(threads)
     {
@@ -178,7 +231,10 @@ int run_score(const ScoreOptions& o) {
         ScoredRecord scored_record;
         try {
           scored_record =
-              score_record(rec, options, chunk[i].text, chunk[i].line_number, o.input == "-" ? "<stdin>" : o.input);
+              chunk[i].read_error
+                  ? ScoredRecord{error_record(chunk[i].line_number, "", *chunk[i].read_error), true}
+                  : score_record(rec, options, chunk[i].text, chunk[i].line_number,
+                                 o.input == "-" ? "<stdin>" : o.input);
         } catch (const std::bad_alloc&) {
           scored_record = {error_record(chunk[i].line_number, "", "out of memory scoring this record"), true};
         } catch (const std::exception& e) {
@@ -204,6 +260,7 @@ int run_score(const ScoreOptions& o) {
     if ((::fsync(fd) != 0 && errno != EINVAL && errno != EROFS) || ::close(fd) != 0)
       throw Error(ErrorCode::kIo, o.output + ": cannot flush (" + std::strerror(errno) + ")");
   }
+  if (fatal) throw *fatal;  // the input ended in a read error; what came before it is written
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!o.quiet || errors > 0)
     std::fprintf(stderr, "gptrec: scored %lld records (%lld errors%s) in %.2f s, %.0f records/s\n", scored, errors,

@@ -84,14 +84,19 @@ void print_table(const Recommendations& r, const std::string& model_dir, const R
 }
 
 int run_suggest(const SuggestOptions& o) {
+  if (o.top < 1)
+    throw Error(ErrorCode::kInvalidArgument,
+                "--top must be at least 1, got " + std::to_string(o.top));
   const std::string model_dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
   // Inputs are read and checked before the model is loaded: bad input fails fast.
   const std::string history_text = read_input(o.history);
   const History history = parse_history(history_text, o.history == "-" ? "<stdin>" : o.history);
   std::optional<Catalog> catalog;
-  if (!o.catalog.empty()) catalog = Catalog::parse(read_input(o.catalog), o.catalog);
+  if (!o.catalog.empty())
+    catalog = Catalog::parse(read_input(o.catalog, kMaxCatalogBytes), o.catalog);
 
   const Recommender rec = Recommender::load(model_dir, std::move(catalog));
+  check_has_candidates(rec, o.catalog);
   RecommendOptions options;
   options.top_n = o.top;
   options.exclude_purchased = o.exclude_purchased;

@@ -1,10 +1,11 @@
 #include "lines.hpp"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
-#include <unistd.h>
 
 #include "gptrec/error.hpp"
 
@@ -17,11 +18,13 @@ struct LineReader::Impl {
   bool eof = false;
 };
 
-LineReader::LineReader(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
+LineReader::LineReader(const std::string& path, std::size_t max_line_bytes)
+    : impl_(std::make_unique<Impl>()), path_(path), max_line_bytes_(max_line_bytes) {
   // zlib reads uncompressed input transparently.
   impl_->file = path == "-" ? gzdopen(::dup(0), "rb") : gzopen(path.c_str(), "rb");
   if (impl_->file == nullptr)
-    throw Error(ErrorCode::kIo, path + ": cannot open (" + std::strerror(errno) + ")");
+    throw Error(ErrorCode::kIo,
+                (path == "-" ? "<stdin>" : path) + ": cannot open (" + std::strerror(errno) + ")");
   gzbuffer(impl_->file, 1 << 17);
 }
 
@@ -32,13 +35,36 @@ LineReader::~LineReader() {
 bool LineReader::next(std::string& line) {
   // Lines are cut at "\n" by hand (not gzgets) so that a NUL byte stays part of its line.
   Impl& s = *impl_;
+  std::uint64_t skipped = 0;  // bytes of an over-long line dropped so far
   while (true) {
     const auto newline = s.buffer.find('\n', s.start);
-    if (newline != std::string::npos || (s.eof && s.start < s.buffer.size())) {
+    const std::size_t available =
+        (newline == std::string::npos ? s.buffer.size() : newline) - s.start;
+    if (skipped > 0 || available > max_line_bytes_ + 1) {
+      // Too long (the +1 allows a "\r" before the "\n"): drop what is buffered and read on to its
+      // end, so the line never has to fit in memory.
+      skipped += available;
+      s.start += available;
+      if (newline != std::string::npos || s.eof) {
+        if (newline != std::string::npos) ++s.start;
+        ++line_number_;
+        throw Error(ErrorCode::kBadInput, path_ + ":" + std::to_string(line_number_) +
+                                              ": line of " + std::to_string(skipped) +
+                                              " bytes, longer than the limit of " +
+                                              std::to_string(max_line_bytes_) + " bytes");
+      }
+    } else if (newline != std::string::npos || (s.eof && s.start < s.buffer.size())) {
       const std::size_t end = newline == std::string::npos ? s.buffer.size() : newline;
       line.assign(s.buffer, s.start, end - s.start);
       s.start = newline == std::string::npos ? s.buffer.size() : newline + 1;
       if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.size() > max_line_bytes_) {  // max_line_bytes_ + 1 bytes without a "\r"
+        ++line_number_;
+        throw Error(ErrorCode::kBadInput, path_ + ":" + std::to_string(line_number_) +
+                                              ": line of " + std::to_string(line.size()) +
+                                              " bytes, longer than the limit of " +
+                                              std::to_string(max_line_bytes_) + " bytes");
+      }
       ++line_number_;
       return true;
     }
@@ -53,7 +79,17 @@ bool LineReader::next(std::string& line) {
       throw Error(ErrorCode::kIo, path_ + ": read failed at line " + std::to_string(line_number_ + 1) + " (" +
                                       message + ")");
     }
-    if (n == 0) s.eof = true;
+    if (n == 0) {
+      // zlib ends a gzip stream that is cut short like a complete one, and only gzerror() tells
+      // (Z_BUF_ERROR): a cut input is a read error, not a last line.
+      int code = Z_OK;
+      const char* message = gzerror(s.file, &code);
+      if (code == Z_BUF_ERROR)
+        throw Error(ErrorCode::kIo, path_ + ": read failed at line " +
+                                        std::to_string(line_number_ + 1) + " (" + message +
+                                        ": the compressed input is cut short)");
+      s.eof = true;
+    }
     s.buffer.append(chunk, static_cast<std::size_t>(n));
   }
 }

@@ -2,21 +2,27 @@
 // standard input with "-".
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
 namespace gptrec::cli {
 
+// The longest line a LineReader returns (README "Limits"): one batch record.
+constexpr std::size_t kMaxLineBytes = std::size_t{16} << 20;
+
 class LineReader {
  public:
   // Throws Error(kIo) naming the file when it cannot be opened.
-  explicit LineReader(const std::string& path);
+  explicit LineReader(const std::string& path, std::size_t max_line_bytes = kMaxLineBytes);
   ~LineReader();
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
 
   // The next line without its "\n" (and "\r"); false at the end. Throws Error(kIo) on a read
-  // error or a corrupt gzip stream.
+  // error or a corrupt gzip stream, and Error(kBadInput) "<path>:<n>: ..." for a line longer than
+  // max_line_bytes: that line is skipped without being held in memory, line_number() counts it,
+  // and the next call continues after it.
   bool next(std::string& line);
   // 1-based number of the line last returned.
   long long line_number() const { return line_number_; }
@@ -26,6 +32,7 @@ class LineReader {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string path_;
+  std::size_t max_line_bytes_;
   long long line_number_ = 0;
 };
 
