@@ -78,6 +78,10 @@ void ModelConfig::validate(std::string_view source) const {
     fail(source, "sinusoidal positions need an even \"n_embd\", got " + std::to_string(n_embd));
   if (!(layer_norm_epsilon > 0.0f) || !(layer_norm_epsilon < 1.0f))
     fail(source, "\"layer_norm_epsilon\" must be in (0, 1)");
+  if (!(repeat.weight >= 0.0 && repeat.weight < 1.0))
+    fail(source, "\"gptrec.repeat.weight\" must be in [0, 1), got " + std::to_string(repeat.weight));
+  if (!(repeat.decay > 0.0 && repeat.decay <= 1.0))
+    fail(source, "\"gptrec.repeat.decay\" must be in (0, 1], got " + std::to_string(repeat.decay));
   // Bounds that keep every buffer size far from overflow; far above any model gptrec targets.
   constexpr int kMaxDim = 1 << 20;
   if (vocab_size > (1 << 24) || n_ctx > kMaxDim || n_embd > kMaxDim || n_inner > 4 * kMaxDim ||
@@ -155,6 +159,18 @@ ModelConfig parse_model_config(std::string_view json_text, std::string_view sour
       else
         fail(source, "\"gptrec.sequence_format\": unsupported value " + f->dump() +
                          " (expected \"baskets\" or \"items\")");
+    }
+    if (const json* r = find_key(*g, {"repeat"})) {
+      if (!r->is_object()) fail(source, "\"gptrec.repeat\": expected an object");
+      auto number = [&](const char* key, double fallback) {
+        const json* v = find_key(*r, {key});
+        if (v == nullptr) return fallback;
+        if (!v->is_number()) fail(source, std::string("\"gptrec.repeat.") + key + "\": expected a number, got " + v->dump());
+        return v->get<double>();
+      };
+      c.repeat.weight = number("weight", 0.0);
+      c.repeat.decay = number("decay", 1.0);
+      if (c.kind != ModelKind::kItems) fail(source, "\"gptrec.repeat\": only item models have a repeat component");
     }
   }
 

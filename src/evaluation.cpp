@@ -169,8 +169,12 @@ void BasketStatistics::top_k(const std::vector<double>& scores, const std::vecto
 LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers, int k,
                                       const Model* model, const ItemVocabulary* vocab,
                                       const std::string& model_name,
-                                      const std::function<void(std::size_t, std::size_t)>& progress) {
+                                      const std::function<void(std::size_t, std::size_t)>& progress,
+                                      std::span<const RepeatVariant> variants) {
   if (k < 1) throw Error(ErrorCode::kInvalidArgument, "k must be at least 1");
+  for (const RepeatVariant& v : variants)
+    if (!(v.repeat.weight >= 0 && v.repeat.weight < 1) || !(v.repeat.decay > 0 && v.repeat.decay <= 1))
+      throw Error(ErrorCode::kInvalidArgument, v.name + ": the repeat weight must be in [0, 1) and the decay in (0, 1]");
   if ((model == nullptr) != (vocab == nullptr))
     throw Error(ErrorCode::kInvalidArgument, "evaluation needs both the model and its item vocabulary");
   if (model != nullptr && model->config().kind != ModelKind::kItems)
@@ -196,8 +200,14 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
     for (std::size_t j = 0; j < U; ++j)
       if (auto t = vocab->find(stats.ids()[j])) token_of[j] = *t;
 
+  // The model rows: its own repeat component, or the variants.
+  std::vector<RepeatVariant> model_rows;
+  if (model != nullptr) {
+    if (variants.empty()) model_rows.push_back(RepeatVariant{model_name, model->config().repeat});
+    else model_rows.assign(variants.begin(), variants.end());
+  }
   std::vector<std::string> names;
-  if (model != nullptr) names.push_back(model_name);
+  for (const RepeatVariant& v : model_rows) names.push_back(v.name);
   for (const char* b : {"popularity", "repeat-then-popularity", "item-knn", "markov"}) names.push_back(b);
   const std::size_t M = names.size();
 
@@ -214,7 +224,7 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
     set_op_threads(1);  // parallel across customers, single-threaded ops inside
     std::optional<Session> session;
     if (model != nullptr) session.emplace(*model);
-    std::vector<double> scores, log_probs;
+    std::vector<double> scores, gpt_log_probs, log_probs;
     std::vector<int> top;
     std::vector<bool> in_next(U), in_new(U), input_mask(U);
 #pragma omp for schedule(dynamic, 4)
@@ -264,10 +274,16 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
         double sum = 0;
         for (int t = 0; t < n_items; ++t) sum += std::exp(logits(0, first + t) - m);
         const double lse = m + std::log(sum);
-        scores.assign(U, -INFINITY);  // items the model lacks rank last
-        for (std::size_t j = 0; j < U; ++j)
-          if (token_of[j] >= 0) scores[j] = logits(0, token_of[j]) - lse;
-        score_method(scores);
+        gpt_log_probs.resize(static_cast<std::size_t>(n_items));
+        for (int t = 0; t < n_items; ++t) gpt_log_probs[static_cast<std::size_t>(t)] = logits(0, first + t) - lse;
+        for (const RepeatVariant& v : model_rows) {
+          log_probs = gpt_log_probs;
+          mix_repeat(seq.tokens, first, vocab->sep_id(), model->config().sequence_format, v.repeat, log_probs);
+          scores.assign(U, -INFINITY);  // items the model lacks rank last
+          for (std::size_t j = 0; j < U; ++j)
+            if (token_of[j] >= 0) scores[j] = log_probs[static_cast<std::size_t>(token_of[j] - first)];
+          score_method(scores);
+        }
       }
       scores.assign(U, 0.0);
       score_method(scores);
@@ -360,6 +376,9 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
     throw Error(ErrorCode::kInvalidArgument, "evaluation needs both the model and its item vocabulary");
   if (model != nullptr && model->config().kind != ModelKind::kItems)
     throw Error(ErrorCode::kInvalidArgument, "the SASRec protocol evaluates item models");
+  if (model != nullptr && model->config().repeat.weight > 0)
+    throw Error(ErrorCode::kInvalidArgument,
+                "the SASRec protocol ranks by the GPT's logits; a model with a repeat component is not supported");
 
   // The universe: every item of the data, indexed in id order.
   std::vector<std::string> names;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "forward.hpp"
@@ -83,6 +84,40 @@ std::vector<int> without_item(const ItemSequence& seq, int drop, int sep_id) {
 }
 
 }  // namespace
+
+void mix_repeat(std::span<const int> tokens, int first_item_id, int sep_id, SequenceFormat format,
+                const RepeatMix& repeat, std::vector<double>& log_probs) {
+  if (repeat.weight <= 0) return;
+  // Copy mass per item token: d^age per occurrence, age counted in units from the most recent.
+  std::unordered_map<int, double> mass;
+  double total = 0, w = 1;
+  const bool baskets = format == SequenceFormat::kBaskets;
+  bool unit_open = false;  // baskets format: the current (most recent first) basket has items
+  for (std::size_t t = tokens.size(); t-- > 0;) {
+    const int token = tokens[t];
+    if (token == sep_id) {
+      if (unit_open) w *= repeat.decay;
+      unit_open = false;
+      continue;
+    }
+    const int j = token - first_item_id;
+    if (j < 0 || j >= static_cast<int>(log_probs.size())) continue;  // <bos> and other specials
+    mass[j] += w;
+    total += w;
+    if (baskets) unit_open = true;
+    else w *= repeat.decay;
+  }
+  if (total <= 0) return;
+  const double keep = std::log1p(-repeat.weight);
+  for (double& lp : log_probs) lp += keep;
+  for (const auto& [j, m] : mass) {
+    double& lp = log_probs[static_cast<std::size_t>(j)];
+    // log(e^lp + w m / total), computed without underflow.
+    const double copy = std::log(repeat.weight * m / total);
+    const double hi = std::max(lp, copy), lo = std::min(lp, copy);
+    lp = hi + std::log1p(std::exp(lo - hi));
+  }
+}
 
 ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Basket> baskets,
                                  SequenceFormat format, int max_tokens) {
@@ -369,6 +404,7 @@ Recommendations Recommender::recommend_items(const History& history, const Recom
   const int n_items = static_cast<int>(vocab_->items().size());
   std::vector<double> log_probs;
   item_log_probs(logits.data(), first, n_items, log_probs);
+  mix_repeat(seq.tokens, first, vocab_->sep_id(), config.sequence_format, config.repeat, log_probs);
   std::vector<double> scores(catalog_.size());
   for (std::size_t i = 0; i < catalog_.size(); ++i)
     scores[i] = std::exp(log_probs[static_cast<std::size_t>(candidate_token_[i] - first)]);
@@ -382,10 +418,10 @@ Recommendations Recommender::recommend_items(const History& history, const Recom
   // from there and only its suffix is computed (all variants in one batched pass).
   const int n_tried = std::min<int>(options.explain_candidates, static_cast<int>(seq.items.size()));
   const int first_tried = static_cast<int>(seq.items.size()) - n_tried;
-  std::vector<std::vector<int>> suffixes;
+  std::vector<std::vector<int>> suffixes, variants;
   std::vector<int> shared_sizes;
   for (int u = first_tried; u < static_cast<int>(seq.items.size()); ++u) {
-    const std::vector<int> tokens = without_item(seq, u, vocab_->sep_id());
+    const std::vector<int>& tokens = variants.emplace_back(without_item(seq, u, vocab_->sep_id()));
     const auto first_use = static_cast<int>(
         std::find(seq.item_index.begin(), seq.item_index.end(), u) - seq.item_index.begin());
     // Keep at least one own token: the variant's logits come from its last own row.
@@ -406,6 +442,8 @@ Recommendations Recommender::recommend_items(const History& history, const Recom
   std::vector<double> variant_log_probs;
   for (int v = 0; v < n_tried; ++v) {
     item_log_probs(variant_logits.row(v).data(), first, n_items, variant_log_probs);
+    mix_repeat(variants[static_cast<std::size_t>(v)], first, vocab_->sep_id(), config.sequence_format,
+               config.repeat, variant_log_probs);
     const std::string& item_id = seq.items[static_cast<std::size_t>(first_tried + v)];
     for (std::size_t k = 0; k < out.suggestions.size(); ++k) {
       const auto j = static_cast<std::size_t>(candidate_token_[static_cast<std::size_t>(out.suggestions[k].item - catalog_.data())] - first);

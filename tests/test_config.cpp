@@ -83,3 +83,21 @@ TEST(Config, RejectsBadValuesNamingTheKey) {
                 .find("config.json"),
             0u);
 }
+
+TEST(Config, ReadsTheRepeatComponentOfItemModels) {
+  const std::string base = R"("vocab_size": 10, "n_positions": 8, "n_embd": 4, "n_layer": 1, "n_head": 2)";
+  const auto c = parse_model_config(
+      "{" + base + R"(, "gptrec": {"kind": "items", "repeat": {"weight": 0.25, "decay": 0.5}}})", "config.json");
+  EXPECT_EQ(c.repeat.weight, 0.25);
+  EXPECT_EQ(c.repeat.decay, 0.5);
+  const auto plain = parse_model_config("{" + base + R"(, "gptrec": {"kind": "items"}})", "config.json");
+  EXPECT_EQ(plain.repeat.weight, 0.0);
+  EXPECT_EQ(plain.repeat.decay, 1.0);
+  auto error = [&](const std::string& gptrec) { return error_of("{" + base + R"(, "gptrec": )" + gptrec + "}"); };
+  EXPECT_NE(error(R"({"kind": "items", "repeat": {"weight": 1}})").find("gptrec.repeat.weight"), std::string::npos);
+  EXPECT_NE(error(R"({"kind": "items", "repeat": {"weight": -0.1}})").find("gptrec.repeat.weight"), std::string::npos);
+  EXPECT_NE(error(R"({"kind": "items", "repeat": {"decay": 0}})").find("gptrec.repeat.decay"), std::string::npos);
+  EXPECT_NE(error(R"({"kind": "items", "repeat": {"decay": "slow"}})").find("gptrec.repeat.decay"), std::string::npos);
+  EXPECT_NE(error(R"({"kind": "items", "repeat": 0.5})").find("gptrec.repeat"), std::string::npos);
+  EXPECT_NE(error(R"({"kind": "text", "repeat": {"weight": 0.5}})").find("only item models"), std::string::npos);
+}

@@ -248,3 +248,59 @@ TEST(Recommender, ItemModelWithoutItemsJsonIsAnError) {
     EXPECT_NE(std::string(e.what()).find("items.json: missing"), std::string::npos);
   }
 }
+
+TEST(MixRepeat, MixesTheDecayedCopyDistributionIntoTheSoftmax) {
+  const double u = std::log(0.25);
+  // Baskets format, first item token 4, <sep> = 2: <bos> {i0 i1} <sep> {i0} <sep>. With decay 0.5
+  // the newest basket's i0 weighs 1, the older basket's i0 and i1 0.5 each: copy = 0.75, 0.25.
+  std::vector<double> lp(4, u);
+  mix_repeat(std::vector<int>{1, 4, 5, 2, 4, 2}, 4, 2, SequenceFormat::kBaskets, RepeatMix{0.5, 0.5}, lp);
+  const std::vector<double> want = {0.5 * 0.25 + 0.5 * 0.75, 0.5 * 0.25 + 0.5 * 0.25, 0.125, 0.125};
+  for (std::size_t j = 0; j < 4; ++j) EXPECT_NEAR(std::exp(lp[j]), want[j], 1e-12) << j;
+  // Items format: every item is a unit. i0 (newest) 1, i1 0.5, i0 0.25: copy = 1.25/1.75, 0.5/1.75.
+  lp.assign(4, u);
+  mix_repeat(std::vector<int>{1, 4, 5, 4}, 4, 2, SequenceFormat::kItems, RepeatMix{0.2, 0.5}, lp);
+  EXPECT_NEAR(std::exp(lp[0]), 0.8 * 0.25 + 0.2 * 1.25 / 1.75, 1e-12);
+  EXPECT_NEAR(std::exp(lp[1]), 0.8 * 0.25 + 0.2 * 0.5 / 1.75, 1e-12);
+  EXPECT_NEAR(std::exp(lp[2]), 0.8 * 0.25, 1e-12);
+  // Weight 0, or no item in the sequence: unchanged. An item of probability 0 gets the copy mass.
+  lp.assign(4, u);
+  mix_repeat(std::vector<int>{1, 4, 2}, 4, 2, SequenceFormat::kBaskets, RepeatMix{0, 0.5}, lp);
+  mix_repeat(std::vector<int>{1}, 4, 2, SequenceFormat::kBaskets, RepeatMix{0.5, 0.5}, lp);
+  for (const double v : lp) EXPECT_EQ(v, u);
+  lp = {-INFINITY, 0, -INFINITY, -INFINITY};
+  mix_repeat(std::vector<int>{1, 4, 2}, 4, 2, SequenceFormat::kBaskets, RepeatMix{0.25, 1}, lp);
+  EXPECT_NEAR(lp[0], std::log(0.25), 1e-12);
+  EXPECT_NEAR(lp[1], std::log(0.75), 1e-12);
+  EXPECT_EQ(lp[2], -INFINITY);
+}
+
+TEST_F(ItemRecommender, RepeatComponentOfTheConfigIsApplied) {
+  auto config = nlohmann::json::parse(test::read_file(dir_.path() / "config.json"));
+  config["gptrec"]["repeat"] = {{"weight", 0.3}, {"decay", 0.8}};
+  test::write_file(dir_.path() / "config.json", config.dump());
+  const auto rec = Recommender::load(dir_.path());
+  const auto h = history_of({{"i10", "i11"}, {"i12"}});
+  RecommendOptions o;
+  o.top_n = 495;
+  const auto r = rec.recommend(h, o);
+  const auto lp = item_log_probs(rec.model(), {1, 10, 11, 2, 12, 2});
+  // Newest basket {i12} weighs 1, {i10 i11} 0.8 each.
+  auto copy = [](const std::string& id) {
+    return id == "i12" ? 1 / 2.6 : (id == "i10" || id == "i11") ? 0.8 / 2.6 : 0.0;
+  };
+  ASSERT_EQ(r.suggestions.size(), 495u);
+  for (const auto& s : r.suggestions) {
+    const auto j = static_cast<std::size_t>(std::stoi(s.item->id.substr(1)) - 4);
+    EXPECT_NEAR(s.score, 0.7 * std::exp(lp[j]) + 0.3 * copy(s.item->id), 1e-6) << s.item->id;
+  }
+  for (std::size_t k = 1; k < r.suggestions.size(); ++k)
+    EXPECT_LE(r.suggestions[k].score, r.suggestions[k - 1].score);
+  // i12 (copy share 1 / 2.6) rises above the items the GPT alone preferred to it.
+  const auto rank_of = [&](const std::string& id) {
+    for (const auto& s : r.suggestions)
+      if (s.item->id == id) return s.rank;
+    return 0;
+  };
+  EXPECT_LE(rank_of("i12"), 3);
+}

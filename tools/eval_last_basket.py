@@ -27,8 +27,40 @@ from gptrec_tools import item_gpt, last_basket  # noqa: E402
 from train import replace_section  # noqa: E402
 
 
-def gpt_scores(model_dir, universe, cases, batch_tokens):
-    """Scores of an exported model for every case, over universe indices (-inf: not in vocabulary)."""
+def mix_repeat(tokens, log_probs, n_special, sequence_format, weight, decay):
+    """The repeat component (docs/EVALUATION.md): log((1 - w) softmax + w copy), copy = each item
+    occurrence in `tokens` weighted decay^age (age in units, newest 0), normalised. In place."""
+    if weight <= 0:
+        return
+    mass = {}
+    w, total, unit_open = 1.0, 0.0, False
+    for token in reversed(tokens):
+        if token == bk.SEP:
+            if unit_open:
+                w *= decay
+            unit_open = False
+            continue
+        j = token - n_special
+        if j < 0:
+            continue
+        mass[j] = mass.get(j, 0.0) + w
+        total += w
+        if sequence_format == "baskets":
+            unit_open = True
+        else:
+            w *= decay
+    if total <= 0:
+        return
+    p = (1.0 - weight) * np.exp(log_probs.astype(np.float64))
+    for j, m in mass.items():
+        p[j] += weight * m / total
+    with np.errstate(divide="ignore"):
+        log_probs[:] = np.log(p)
+
+
+def gpt_scores(model_dir, universe, cases, batch_tokens, repeat=None):
+    """Scores of an exported model for every case, over universe indices (-inf: not in vocabulary).
+    repeat: (weight, decay) instead of the model's own config.json "gptrec.repeat"."""
     model, config, items = item_gpt.load_model_dir(model_dir)
     fmt = config.get("gptrec", {}).get("sequence_format", "baskets")
     if fmt != "baskets":
@@ -36,7 +68,14 @@ def gpt_scores(model_dir, universe, cases, batch_tokens):
     n_special = len(items["special_tokens"])
     item_ids = {str(e["id"]): n_special + j for j, e in enumerate(items["items"])}
     col = np.array([item_ids.get(i, -1) for i in universe.ids])
-    scores = item_gpt.score_next_units(model, item_ids, fmt, [c[1] for c in cases], batch_tokens)
+    scores = item_gpt.score_next_units(model, item_ids, fmt, [c[1] for c in cases], batch_tokens).astype(np.float64)
+    if repeat is None:
+        r = config.get("gptrec", {}).get("repeat", {})
+        repeat = (r.get("weight", 0.0), r.get("decay", 1.0))
+    if repeat[0] > 0:
+        for row, (_, inputs, _) in zip(scores, cases):
+            tokens = bk.build_sequence(inputs, item_ids, fmt, config["n_positions"])[0]
+            mix_repeat(tokens, row, n_special, fmt, *repeat)
     out = np.full((len(cases), len(universe)), -np.inf)
     known = col >= 0
     out[:, known] = scores[:, col[known] - n_special]
@@ -58,6 +97,9 @@ def main(argv=None):
                          "counts pushed through random C-dimensional item embeddings, score(j) = e_j . "
                          "sum_i count_i e_i, i.e. a perfect 'buy again' copy through one C-dim vector, "
                          "as a tied-embedding GPT of width C must score (repeatable)")
+    ap.add_argument("--repeat", nargs=2, type=float, metavar=("WEIGHT", "DECAY"),
+                    help="score the models with this repeat component instead of their config's "
+                         "(as gptrec eval --repeat-weight W --repeat-decay D)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-tokens", type=int, default=16384)
     args = ap.parse_args(argv)
@@ -86,7 +128,7 @@ def main(argv=None):
             ev.add(f"count copy through {C} dims", inputs, held_out, emb @ (counts @ emb))
     for model_dir in args.model:
         name = "gpt (" + os.path.basename(os.path.normpath(model_dir)) + ")"
-        scores = gpt_scores(model_dir, universe, cases, args.batch_tokens)
+        scores = gpt_scores(model_dir, universe, cases, args.batch_tokens, args.repeat)
         for (_, inputs, held_out), s in zip(cases, scores):
             ev.add(name, inputs, held_out, s)
 

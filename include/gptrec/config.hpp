@@ -24,6 +24,17 @@ std::string_view to_string(Activation a);
 std::string_view to_string(ModelKind k);
 std::string_view to_string(SequenceFormat f);
 
+// An item model's repeat (copy) component, config.json "gptrec": {"repeat": {"weight": w,
+// "decay": d}}: the next-unit distribution is (1 - w) x the GPT's softmax + w x the copy
+// distribution over the items of the input, each occurrence weighted d^age (age = the number of
+// units after it: baskets, or items in the items format). w = 0 (the default) is the plain GPT.
+// A pointer to the customer's own past purchases, which a softmax through one C-dim vector cannot
+// rank as sharply as exact counts (docs/EVALUATION.md).
+struct RepeatMix {
+  double weight = 0;  // in [0, 1)
+  double decay = 1;   // in (0, 1]
+};
+
 struct ModelConfig {
   int vocab_size = 0;
   int n_ctx = 0;      // longest sequence the model accepts (n_positions)
@@ -34,9 +45,10 @@ struct ModelConfig {
   float layer_norm_epsilon = 1e-5f;
   Activation activation = Activation::kGeluTanh;
   PositionEncoding position_encoding = PositionEncoding::kLearned;
-  // From the optional "gptrec" object: {"kind": "items", "sequence_format": "baskets"}.
+  // From the optional "gptrec" object: {"kind": "items", "sequence_format": "baskets", "repeat": ...}.
   ModelKind kind = ModelKind::kText;
   SequenceFormat sequence_format = SequenceFormat::kBaskets;
+  RepeatMix repeat;  // "gptrec": {"repeat": {...}}; item models only
 
   int head_dim() const { return n_embd / n_head; }  // valid after validate()
 

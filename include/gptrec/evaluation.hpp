@@ -82,14 +82,25 @@ struct LastBasketReport {
   std::vector<MethodResult> methods;  // the model first (when given), then the baselines
 };
 
+// A model row of the evaluation with another repeat component than the model's config.json
+// (an ablation, or the choice of weight and decay on validation data).
+struct RepeatVariant {
+  std::string name;  // the row's method name
+  RepeatMix repeat;
+};
+
 // Runs the last-basket protocol. `model` and `vocab` (an item model) are optional: without them
-// only the baselines are scored. Customers are scored in parallel (OpenMP); `progress` is called
-// now and then from one thread with (done, total). Throws Error(kInvalidArgument) for k < 1, a
-// model without its vocabulary (or the reverse) or a text model.
+// only the baselines are scored. The model is scored as its config says (repeat component
+// included), as one row named `model_name`, or, when `variants` is not empty, as one row per
+// variant (one forward pass per customer for all of them). Customers are scored in parallel
+// (OpenMP); `progress` is called now and then from one thread with (done, total). Throws
+// Error(kInvalidArgument) for k < 1, a model without its vocabulary (or the reverse), a text model
+// or a variant whose repeat weight or decay is out of range.
 LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers, int k,
                                       const Model* model, const ItemVocabulary* vocab,
                                       const std::string& model_name,
-                                      const std::function<void(std::size_t, std::size_t)>& progress = {});
+                                      const std::function<void(std::size_t, std::size_t)>& progress = {},
+                                      std::span<const RepeatVariant> variants = {});
 
 // ---- The SASRec protocol (Kang & McAuley, ICDM 2018; docs/EVALUATION.md) ----
 

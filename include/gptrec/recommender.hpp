@@ -44,6 +44,13 @@ struct ItemSequence {
 ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Basket> baskets,
                                  SequenceFormat format, int max_tokens);
 
+// Applies an item model's repeat component (RepeatMix, config.hpp) to `log_probs`, the GPT's
+// log-softmax over the item tokens (index = token - first_item_id) after `tokens` (an item
+// sequence: <bos>, items, and <sep> between baskets in the baskets format). Afterwards log_probs
+// holds log((1 - w) p + w copy). With weight 0, or no item in `tokens`, it is left unchanged.
+void mix_repeat(std::span<const int> tokens, int first_item_id, int sep_id, SequenceFormat format,
+                const RepeatMix& repeat, std::vector<double>& log_probs);
+
 // How a text model's prompt is written (recommender.json in the model directory; all optional).
 struct PromptTemplate {
   std::string prompt = "A shopper's past purchases, oldest first: {history}.\nTheir next purchase:";

@@ -26,7 +26,31 @@ struct EvalOptions {
   std::string candidates;
   std::string format = "table";
   bool quiet = false;
+  std::vector<double> repeat_weights, repeat_decays;  // last-basket: model rows, one per pair
 };
+
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// The model rows asked for by --repeat-weight / --repeat-decay (a grid; the config's value for a
+// list not given); empty when neither is given.
+std::vector<RepeatVariant> repeat_variants(const EvalOptions& o, const ModelConfig& config) {
+  if (o.repeat_weights.empty() && o.repeat_decays.empty()) return {};
+  const std::vector<double> weights = o.repeat_weights.empty() ? std::vector{config.repeat.weight} : o.repeat_weights;
+  const std::vector<double> decays = o.repeat_decays.empty() ? std::vector{config.repeat.decay} : o.repeat_decays;
+  std::vector<RepeatVariant> out;
+  for (const double w : weights)
+    for (const double d : decays) {
+      if (!(w >= 0 && w < 1)) throw Error(ErrorCode::kInvalidArgument, "--repeat-weight must be in [0, 1), got " + format_number(w));
+      if (!(d > 0 && d <= 1)) throw Error(ErrorCode::kInvalidArgument, "--repeat-decay must be in (0, 1], got " + format_number(d));
+      out.push_back(RepeatVariant{"gptrec " + o.model_dir + " repeat " + format_number(w) + "/" + format_number(d),
+                                  RepeatMix{w, d}});
+    }
+  return out;
+}
 
 std::vector<CustomerBaskets> read_customers(const EvalOptions& o) {
   std::vector<CustomerBaskets> customers;
@@ -206,13 +230,18 @@ int run_eval(const EvalOptions& o) {
       throw Error(ErrorCode::kInvalidArgument, o.model_dir + ": eval needs an item model");
     vocab.emplace(ItemVocabulary::load(std::filesystem::path(o.model_dir) / "items.json"));
   }
+  if (o.protocol == "sasrec" && (!o.repeat_weights.empty() || !o.repeat_decays.empty()))
+    throw Error(ErrorCode::kInvalidArgument, "--repeat-weight and --repeat-decay are for the last-basket protocol");
   if (o.protocol == "sasrec") return run_sasrec(o, model ? &*model : nullptr, vocab ? &*vocab : nullptr);
+  if (!model && (!o.repeat_weights.empty() || !o.repeat_decays.empty()))
+    throw Error(ErrorCode::kInvalidArgument, "--repeat-weight and --repeat-decay need a model");
+  const std::vector<RepeatVariant> variants = model ? repeat_variants(o, model->config()) : std::vector<RepeatVariant>{};
   const std::vector<CustomerBaskets> customers = read_customers(o);
 
   ProgressBar bar("evaluating", !o.quiet);
   const LastBasketReport r = evaluate_last_basket(
       customers, o.k, model ? &*model : nullptr, vocab ? &*vocab : nullptr, "gptrec " + o.model_dir,
-      [&](std::size_t done, std::size_t total) { bar.update(done, total); });
+      [&](std::size_t done, std::size_t total) { bar.update(done, total); }, variants);
   bar.finish();
 
   if (o.format == "json") {
@@ -276,6 +305,13 @@ Runner add_eval(CLI::App& app) {
   sub->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
+  sub->add_option("--repeat-weight", o->repeat_weights,
+                  "last-basket: score the model with these repeat weights instead of its config's "
+                  "(one row per weight and decay; 0 = the GPT alone)")
+      ->delimiter(',');
+  sub->add_option("--repeat-decay", o->repeat_decays,
+                  "last-basket: ... and these repeat decays (docs/EVALUATION.md)")
+      ->delimiter(',');
   sub->add_flag("--quiet", o->quiet, "No progress bar");
   return [o] { return run_eval(*o); };
 }
