@@ -64,6 +64,10 @@ set(GPTREC_PC_CFLAGS_EXTRA "")
 foreach(definition IN LISTS gptrec_public_definitions)
   string(APPEND GPTREC_PC_CFLAGS_EXTRA " -D${definition}")
 endforeach()
+# The library's instruction set (CMakeLists.txt: code sharing Eigen with it must match).
+if(GPTREC_NATIVE)
+  string(APPEND GPTREC_PC_CFLAGS_EXTRA " -march=native")
+endif()
 # The static library's own link needs: OpenMP's runtime (its flag links libgomp).
 set(GPTREC_PC_LIBS_EXTRA "")
 if(GPTREC_OPENMP)
