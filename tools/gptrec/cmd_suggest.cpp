@@ -29,7 +29,7 @@ struct SuggestOptions {
 std::string score_meaning(ScoreKind k) {
   switch (k) {
     case ScoreKind::kProbability:
-      return "probability (softmax over the model's items: its share of the next purchase)";
+      return "probability (the model's share of the next purchase for each item)";
     case ScoreKind::kMeanLogprob:
       return "mean log-probability per token of the item's name after the history prompt";
     case ScoreKind::kPopularity:
