@@ -147,3 +147,35 @@ TEST(CliEval, ScoresTheModelAndTheBaselines) {
   ASSERT_EQ(t.status, 0) << t.err;
   EXPECT_NE(t.out.find("repeat-then-popularity"), std::string::npos);
 }
+
+// The shipped Amazon Games model (models/games, docs/BENCHMARKS.md) loads and runs the SASRec
+// protocol on 200 users of its data set (tests/data/games/sample.txt: the lines of users 1-200 of
+// the paper's Video.txt): seeded, so a rerun gives the same figures, and well above popularity.
+TEST(CliEval, ShippedGamesModelRunsTheSasrecProtocol) {
+  const auto model = (repo() / "models" / "games").string();
+  const auto sample = (gptrec::test::data_dir() / "games" / "sample.txt").string();
+  const std::vector<std::string> args = {"eval", "--model", model, "--data", sample, "--protocol", "sasrec",
+                                         "--seed", "0", "--format", "json", "--quiet"};
+  const auto r = run_cli(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["users"], 200);
+  EXPECT_EQ(j["evaluated"], 199);
+  ASSERT_EQ(j["methods"].size(), 4u);
+  EXPECT_EQ(j["methods"][0]["method"], "gptrec " + model);
+  EXPECT_EQ(j["methods"][1]["method"], "popularity");
+  for (const auto& m : j["methods"])
+    for (const char* setting : {"sampled", "full", "full_excl"})
+      for (const char* metric : {"hr", "ndcg"}) {
+        const double v = m[setting][metric].get<double>();
+        EXPECT_GE(v, 0.0);
+        EXPECT_LE(v, 1.0);
+      }
+  const auto& gpt = j["methods"][0];
+  const auto& popularity = j["methods"][1];
+  EXPECT_GT(gpt["sampled"]["hr"].get<double>(), popularity["sampled"]["hr"].get<double>() + 0.1);
+  EXPECT_GT(gpt["sampled"]["ndcg"].get<double>(), popularity["sampled"]["ndcg"].get<double>() + 0.1);
+  const auto again = run_cli(args);
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(again.out, r.out);
+}
