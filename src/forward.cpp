@@ -87,7 +87,9 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   const int hd = c.head_dim();
   const int n_seg = static_cast<int>(segments.size());
 
-  std::vector<Eigen::Index> first_row(segments.size() + 1, 0);
+  // Reused buffers only: a decode step allocates nothing.
+  std::vector<Eigen::Index>& first_row = ws.first_row;
+  first_row.assign(segments.size() + 1, 0);
   Eigen::Index max_t = 0, max_keys = 0;
   for (int s = 0; s < n_seg; ++s) {
     const auto T = static_cast<Eigen::Index>(segments[s].tokens.size());
@@ -128,7 +130,7 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   for (int l = 0; l < c.n_layer; ++l) {
     const BlockWeights& b = w.blocks[l];
     layer_norm(x, b.ln_1_weight.vector(), b.ln_1_bias.vector(), c.layer_norm_epsilon, h);
-    linear(h, b.attn_qkv_weight.matrix(), b.attn_qkv_bias.vector(), qkv);
+    linear(h, b.attn_qkv_weight.matrix(), b.attn_qkv_bias.vector(), qkv, threads);
 
     for (int s = 0; s < n_seg; ++s) {
       const Segment& seg = segments[s];
@@ -157,15 +159,15 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
                             ws.scores[thread_index()], attn.block(first_row[s], hh * hd, T, hd));
     }
 
-    linear(attn, b.attn_proj_weight.matrix(), b.attn_proj_bias.vector(), h);
+    linear(attn, b.attn_proj_weight.matrix(), b.attn_proj_bias.vector(), h, threads);
     x += h;
     layer_norm(x, b.ln_2_weight.vector(), b.ln_2_bias.vector(), c.layer_norm_epsilon, h);
-    linear(h, b.mlp_fc_weight.matrix(), b.mlp_fc_bias.vector(), mlp);
+    linear(h, b.mlp_fc_weight.matrix(), b.mlp_fc_bias.vector(), mlp, threads);
     if (c.activation == Activation::kGeluTanh)
       gelu_tanh(mlp);
     else
       gelu_exact(mlp);
-    linear(mlp, b.mlp_proj_weight.matrix(), b.mlp_proj_bias.vector(), h);
+    linear(mlp, b.mlp_proj_weight.matrix(), b.mlp_proj_bias.vector(), h, threads);
     x += h;
   }
   for (const Segment& seg : segments)
@@ -188,7 +190,7 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
              final_rows);
   ensure(ws.logits, out_rows, c.vocab_size);
   auto logits = ws.logits.topRows(out_rows);
-  logits.noalias() = final_rows * w.head.matrix().transpose();
+  matmul_transposed(final_rows, w.head.matrix(), logits, threads);
   return logits;
 }
 

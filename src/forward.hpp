@@ -27,6 +27,7 @@ struct Workspace {
   RowMatrix mlp;     // (N, n_inner)
   RowMatrix logits;  // (rows, V)
   std::vector<RowMatrix> scores;  // per thread: (T, keys)
+  std::vector<Eigen::Index> first_row;  // per segment: its first row in x; then the total
 };
 
 // Checks every segment (ids in the vocabulary, positions within the context and the cache), runs

@@ -1,7 +1,12 @@
 #include "gptrec/layers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace gptrec {
 
@@ -37,9 +42,55 @@ void layer_norm(ConstMatrixRef x, ConstRowVectorMap weight, ConstRowVectorMap bi
   }
 }
 
-void linear(ConstMatrixRef x, ConstMatrixRef w, ConstRowVectorMap b, MatrixRef out) {
+namespace {
+
+// Calls part(begin, end) on `threads` contiguous ranges of [0, n) whose bounds are multiples of 16
+// (whole 64-byte lines of float columns), one range per thread.
+template <typename Part>
+void split_columns(Eigen::Index n, int threads, const Part& part) {
+#ifdef _OPENMP
+  const Eigen::Index blocks = (n + 15) / 16;
+  threads = static_cast<int>(std::min<Eigen::Index>(threads, blocks));
+  if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+    {
+      const Eigen::Index t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const Eigen::Index begin = std::min(n, blocks * t / nt * 16);
+      const Eigen::Index end = std::min(n, blocks * (t + 1) / nt * 16);
+      if (end > begin) part(begin, end);
+    }
+    return;
+  }
+#else
+  (void)threads;
+#endif
+  part(0, n);
+}
+
+}  // namespace
+
+void linear(ConstMatrixRef x, ConstMatrixRef w, ConstRowVectorMap b, MatrixRef out, int threads) {
+  if (x.rows() == 1 && threads > 1) {
+    split_columns(w.cols(), threads, [&](Eigen::Index begin, Eigen::Index end) {
+      auto part = out.middleCols(begin, end - begin);
+      part.noalias() = x * w.middleCols(begin, end - begin);
+      part += b.segment(begin, end - begin);
+    });
+    return;
+  }
   out.noalias() = x * w;
   out.rowwise() += b;
+}
+
+void matmul_transposed(ConstMatrixRef x, ConstMatrixRef w_t, MatrixRef out, int threads) {
+  if (x.rows() == 1 && threads > 1) {
+    split_columns(w_t.rows(), threads, [&](Eigen::Index begin, Eigen::Index end) {
+      out.middleCols(begin, end - begin).noalias() =
+          x * w_t.middleRows(begin, end - begin).transpose();
+    });
+    return;
+  }
+  out.noalias() = x * w_t.transpose();
 }
 
 void gelu_tanh(MatrixRef x) {

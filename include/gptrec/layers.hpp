@@ -35,8 +35,15 @@ void add_sinusoidal_positions(int first_pos, MatrixRef x);
 void layer_norm(ConstMatrixRef x, ConstRowVectorMap weight, ConstRowVectorMap bias, float eps,
                 MatrixRef out);
 
-// out (T, out) = x (T, in) * w (in, out) + b (out).
-void linear(ConstMatrixRef x, ConstMatrixRef w, ConstRowVectorMap b, MatrixRef out);
+// out (T, out) = x (T, in) * w (in, out) + b (out). Uses up to `threads` OpenMP threads: Eigen's
+// GEMM for many rows; for one row (decode), a matrix-vector product split by output columns
+// across the threads (Eigen parallelizes only GEMM), each thread streaming its columns once.
+void linear(ConstMatrixRef x, ConstMatrixRef w, ConstRowVectorMap b, MatrixRef out,
+            int threads = 1);
+
+// out (T, n) = x (T, k) * w_t (n, k)^T: a product with a row-major (n, k) matrix such as the
+// (vocab, C) head. One row is split by output rows of w_t across `threads` as above.
+void matmul_transposed(ConstMatrixRef x, ConstMatrixRef w_t, MatrixRef out, int threads = 1);
 
 // In place, elementwise: GPT-2's tanh approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
 void gelu_tanh(MatrixRef x);
