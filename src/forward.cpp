@@ -4,6 +4,7 @@
 #include <string>
 
 #include "gptrec/error.hpp"
+#include "huge_pages.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -32,7 +33,10 @@ int thread_index() {
 
 // Grows a buffer to at least (rows, cols); never shrinks, so steady-state calls do not allocate.
 void ensure(RowMatrix& m, Eigen::Index rows, Eigen::Index cols) {
-  if (m.rows() < rows || m.cols() != cols) m.resize(std::max(rows, m.rows()), cols);
+  if (m.rows() < rows || m.cols() != cols) {
+    m.resize(std::max(rows, m.rows()), cols);
+    advise_huge_pages(m.data(), static_cast<std::size_t>(m.size()) * sizeof(float));
+  }
 }
 
 void validate(const Model& model, std::span<const Segment> segments) {

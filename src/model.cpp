@@ -8,6 +8,7 @@
 
 #include "forward.hpp"
 #include "gptrec/error.hpp"
+#include "huge_pages.hpp"
 
 namespace gptrec {
 
@@ -184,9 +185,14 @@ KVCache::KVCache(const ModelConfig& config, int capacity)
     throw Error(ErrorCode::kInvalidArgument,
                 "KV cache capacity " + std::to_string(capacity) + " is outside [0, " +
                     std::to_string(config.n_ctx) + "]");
-  keys_.assign(static_cast<std::size_t>(config.n_layer),
-               RowMatrix(static_cast<Eigen::Index>(n_head_) * capacity, head_dim_));
-  values_ = keys_;
+  const auto rows = static_cast<Eigen::Index>(n_head_) * capacity;
+  for (auto* side : {&keys_, &values_}) {
+    side->resize(static_cast<std::size_t>(config.n_layer));
+    for (RowMatrix& m : *side) {
+      m.resize(rows, head_dim_);  // not written here: rows are filled as positions arrive
+      advise_huge_pages(m.data(), static_cast<std::size_t>(m.size()) * sizeof(float));
+    }
+  }
 }
 
 MatrixRef KVCache::keys(int layer, int head) {
