@@ -93,6 +93,77 @@ void matmul_transposed(ConstMatrixRef x, ConstMatrixRef w_t, MatrixRef out, int 
   out.noalias() = x * w_t.transpose();
 }
 
+void linear_int8(const float* x, const std::int8_t* q, const float* scale, Eigen::Index k,
+                 Eigen::Index n, const float* b, float* out, int threads) {
+  split_columns(n, threads, [&](Eigen::Index begin, Eigen::Index end) {
+    // Columns in chunks whose float sums stay in L1; four rows of q per pass over the sums.
+    constexpr Eigen::Index kChunk = 2048;
+    alignas(64) float acc[kChunk];
+    for (Eigen::Index c0 = begin; c0 < end; c0 += kChunk) {
+      const Eigen::Index w = std::min(kChunk, end - c0);
+      for (Eigen::Index j = 0; j < w; ++j) acc[j] = 0.0f;
+      Eigen::Index i = 0;
+      for (; i + 4 <= k; i += 4) {
+        const std::int8_t* r0 = q + i * n + c0;
+        const std::int8_t* r1 = r0 + n;
+        const std::int8_t* r2 = r1 + n;
+        const std::int8_t* r3 = r2 + n;
+        const float x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
+#pragma omp simd
+        for (Eigen::Index j = 0; j < w; ++j)
+          acc[j] += x0 * static_cast<float>(r0[j]) + x1 * static_cast<float>(r1[j]) +
+                    x2 * static_cast<float>(r2[j]) + x3 * static_cast<float>(r3[j]);
+      }
+      for (; i < k; ++i) {
+        const std::int8_t* r = q + i * n + c0;
+        const float xi = x[i];
+#pragma omp simd
+        for (Eigen::Index j = 0; j < w; ++j) acc[j] += xi * static_cast<float>(r[j]);
+      }
+      for (Eigen::Index j = 0; j < w; ++j) out[c0 + j] = acc[j] * scale[c0 + j] + b[c0 + j];
+    }
+  });
+}
+
+void matvec_int8_rows(const float* x, const std::int8_t* q, const float* scale, Eigen::Index n,
+                      Eigen::Index k, float* out, int threads) {
+  split_columns(n, threads, [&](Eigen::Index begin, Eigen::Index end) {
+    // Each row is a contiguous stream. Its sum is kept as 64 partial sums (four vectors of
+    // independent FMA chains; one chain is bound by the FMA latency, below memory bandwidth).
+    constexpr Eigen::Index kLanes = 64;
+    const Eigen::Index body = k / kLanes * kLanes;
+    for (Eigen::Index r = begin; r < end; ++r) {
+      const std::int8_t* row = q + r * k;
+      alignas(64) float part[kLanes] = {};
+      for (Eigen::Index j = 0; j < body; j += kLanes) {
+#pragma omp simd
+        for (Eigen::Index u = 0; u < kLanes; ++u)
+          part[u] += x[j + u] * static_cast<float>(row[j + u]);
+      }
+      float sum = 0.0f;
+      for (Eigen::Index j = body; j < k; ++j) sum += x[j] * static_cast<float>(row[j]);
+      for (Eigen::Index u = 0; u < kLanes; ++u) sum += part[u];
+      out[r] = sum * scale[r];
+    }
+  });
+}
+
+void dequantize_int8(const std::int8_t* q, const float* scale, Eigen::Index rows,
+                     Eigen::Index cols, bool scale_per_row, MatrixRef out, int threads) {
+  split_columns(rows, threads, [&](Eigen::Index begin, Eigen::Index end) {
+    for (Eigen::Index r = begin; r < end; ++r) {
+      const std::int8_t* in = q + r * cols;
+      float* o = &out(r, 0);
+      if (scale_per_row) {
+        const float s = scale[r];
+        for (Eigen::Index j = 0; j < cols; ++j) o[j] = static_cast<float>(in[j]) * s;
+      } else {
+        for (Eigen::Index j = 0; j < cols; ++j) o[j] = static_cast<float>(in[j]) * scale[j];
+      }
+    }
+  });
+}
+
 void gelu_tanh(MatrixRef x) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;
   // Eigen's vectorised tanh (a rational approximation within a few float ulps); the scalar libm

@@ -143,3 +143,17 @@ TEST(Cli, ThreadsOptionAndEnvironmentGiveTheSameLogprobs) {
   ASSERT_EQ(env_one.status, 0) << env_one.err;
   EXPECT_EQ(env_one.out, one.out);
 }
+
+TEST(Cli, QuantizeWritesAnInt8ModelThatLoads) {
+  gptrec::test::TempDir tmp;
+  const std::string out = (tmp.path() / "int8").string();
+  const auto q = run_cli({"quantize", gptrec::test::model_dir("tiny-learned").string(), out});
+  ASSERT_EQ(q.status, 0) << q.err;
+  const auto info = run_cli({"info", out, "--format", "json"});
+  ASSERT_EQ(info.status, 0) << info.err;
+  EXPECT_NE(info.out.find("\"I8\""), std::string::npos) << info.out;
+  const auto lp = run_cli({"logprobs", out, "--ids", "1,2,3"});
+  EXPECT_EQ(lp.status, 0) << lp.err;
+  EXPECT_EQ(run_cli({"quantize", out, (tmp.path() / "again").string()}).status, 4);
+  EXPECT_EQ(run_cli({"quantize", out, (tmp.path() / "x").string(), "--type", "int4"}).status, 2);
+}

@@ -48,13 +48,15 @@ int main(int argc, char** argv) {
   add(gptrec::cli::add_perplexity);
   add(gptrec::cli::add_tokenize);
   add(gptrec::cli::add_detokenize);
+  add(gptrec::cli::add_quantize);
 
   // Threads inside each forward pass: --threads on the commands that run one query at a time (score
   // has its own --threads, its worker count), else GPTREC_THREADS, else all cores.
   int op_threads = -1;
   for (CLI::App* sub : app.get_subcommands({}))
     if (sub->get_name() != "score" && sub->get_name() != "tokenize" &&
-        sub->get_name() != "detokenize" && sub->get_name() != "info")
+        sub->get_name() != "detokenize" && sub->get_name() != "info" &&
+        sub->get_name() != "quantize")
       sub->add_option("--threads", op_threads,
                       "Threads inside each forward pass (default: GPTREC_THREADS, else all cores)")
           ->check(CLI::NonNegativeNumber);
