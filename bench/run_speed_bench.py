@@ -73,6 +73,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--torch-blas", default="auto", choices=["auto", "openmp", "pthread", "system"])
+    ap.add_argument("--int8-model", help="an int8 copy of the model (gptrec quantize): gptrec's "
+                    "decode is timed on it too")
     ap.add_argument("--json", help="also write every result here")
     args = ap.parse_args()
     threads_list = [int(t) for t in args.threads.split(",")]
@@ -135,6 +137,15 @@ def main():
                     c["rss"] = max(c["rss"], r["peak_rss_mb"])
                     print(f"round {rnd + 1}, {t} thread(s), {task}, {side}: median "
                           f"{r['median']:.1f} tok/s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+                if task == "decode" and args.int8_model:
+                    r = run_json([bench, args.int8_model] + common, gptrec_env(t))
+                    r["side"] = "gptrec-int8"
+                    results["runs"].append(r)
+                    c = collected.setdefault((task, t, "gptrec-int8"), {"rates": [], "rss": 0.0})
+                    c["rates"] += r["rates"]
+                    c["rss"] = max(c["rss"], r["peak_rss_mb"])
+                    print(f"round {rnd + 1}, {t} thread(s), decode, gptrec int8: median "
+                          f"{r['median']:.1f} tok/s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
 
     results["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     weight_mb = os.path.getsize(os.path.join(args.model, "model.safetensors")) / 2**20
@@ -165,6 +176,21 @@ def main():
             print(f"| {task} | {t} | {fmt_rate(g)} | {fmt_rate(p)} | {ratio:.2f}x | "
                   f"{g['rss']:.0f} / {p['rss']:.0f} |")
     results["table"] = table
+    if args.int8_model:
+        print()
+        int8_mib = os.path.getsize(os.path.join(args.int8_model, "model.safetensors")) / 2**20
+        print(f"int8 decode ({args.int8_model}, weights file {int8_mib:.0f} MiB):")
+        print()
+        print("| threads | gptrec int8 tok/s median (min-max) | gptrec f32 | int8 / f32 | "
+              "int8 / PyTorch f32 | peak RSS MiB |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for t in threads_list:
+            q, g = summary("decode", t, "gptrec-int8"), summary("decode", t, "gptrec")
+            p = summary("decode", t, "pytorch")
+            if q and g and p:
+                print(f"| {t} | {fmt_rate(q)} | {g['median']:.1f} | {q['median'] / g['median']:.2f}x | "
+                      f"{q['median'] / p['median']:.2f}x | {q['rss']:.0f} |")
+                results.setdefault("int8", []).append({"threads": t, "int8": q, "f32": g})
 
     print()
     print("| task | threads | side | achieved | limit | % of limit |")

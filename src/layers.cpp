@@ -7,6 +7,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace gptrec {
 
@@ -43,6 +46,20 @@ void layer_norm(ConstMatrixRef x, ConstRowVectorMap weight, ConstRowVectorMap bi
 }
 
 namespace {
+
+#if defined(__AVX512F__)
+// 16 int8 at p as 16 floats.
+inline __m512 widen16(const std::int8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+#endif
+#if defined(__AVX2__)
+// 8 int8 at p as 8 floats.
+inline __m256 widen8(const std::int8_t* p) {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+#endif
 
 // Calls part(begin, end) on `threads` contiguous ranges of [0, n) whose bounds are multiples of 16
 // (whole 64-byte lines of float columns), one range per thread.
@@ -109,6 +126,8 @@ void linear_int8(const float* x, const std::int8_t* q, const float* scale, Eigen
         const std::int8_t* r2 = r1 + n;
         const std::int8_t* r3 = r2 + n;
         const float x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
+        // The compiler's vectorization of this loop (AVX-512 or AVX2 with -march=native) ran
+        // faster than hand-written intrinsics that widen 16 bytes at a time.
 #pragma omp simd
         for (Eigen::Index j = 0; j < w; ++j)
           acc[j] += x0 * static_cast<float>(r0[j]) + x1 * static_cast<float>(r1[j]) +
@@ -128,21 +147,36 @@ void linear_int8(const float* x, const std::int8_t* q, const float* scale, Eigen
 void matvec_int8_rows(const float* x, const std::int8_t* q, const float* scale, Eigen::Index n,
                       Eigen::Index k, float* out, int threads) {
   split_columns(n, threads, [&](Eigen::Index begin, Eigen::Index end) {
-    // Each row is a contiguous stream. Its sum is kept as 64 partial sums (four vectors of
-    // independent FMA chains; one chain is bound by the FMA latency, below memory bandwidth).
-    constexpr Eigen::Index kLanes = 64;
-    const Eigen::Index body = k / kLanes * kLanes;
+    // Each row is a contiguous stream; its sum is kept in four vectors of partial sums (one
+    // chain of FMAs is bound by their latency, below the memory bandwidth).
     for (Eigen::Index r = begin; r < end; ++r) {
       const std::int8_t* row = q + r * k;
-      alignas(64) float part[kLanes] = {};
-      for (Eigen::Index j = 0; j < body; j += kLanes) {
-#pragma omp simd
-        for (Eigen::Index u = 0; u < kLanes; ++u)
-          part[u] += x[j + u] * static_cast<float>(row[j + u]);
-      }
+      Eigen::Index j = 0;
       float sum = 0.0f;
-      for (Eigen::Index j = body; j < k; ++j) sum += x[j] * static_cast<float>(row[j]);
-      for (Eigen::Index u = 0; u < kLanes; ++u) sum += part[u];
+#if defined(__AVX512F__)
+      __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+      for (; j + 64 <= k; j += 64) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j), widen16(row + j), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 16), widen16(row + j + 16), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 32), widen16(row + j + 32), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 48), widen16(row + j + 48), s3);
+      }
+      sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+#elif defined(__AVX2__) && defined(__FMA__)
+      __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+      for (; j + 32 <= k; j += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), widen8(row + j), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 8), widen8(row + j + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 16), widen8(row + j + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 24), widen8(row + j + 24), s3);
+      }
+      const __m256 t = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+      __m128 h = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+      h = _mm_add_ss(h, _mm_movehdup_ps(h));
+      sum = _mm_cvtss_f32(h);
+#endif
+      for (; j < k; ++j) sum += x[j] * static_cast<float>(row[j]);
       out[r] = sum * scale[r];
     }
   });
