@@ -28,16 +28,19 @@ def run_json(cmd, env=None):
     return json.loads(out.strip().splitlines()[-1])
 
 
+WAIT_POLICY = {}
+
+
 def torch_env(blas, threads):
     env = dict(os.environ, GLIBC_TUNABLES=TUNABLES, OMP_NUM_THREADS=str(threads),
-               OPENBLAS_NUM_THREADS=str(threads))
+               OPENBLAS_NUM_THREADS=str(threads), **WAIT_POLICY)
     if blas in BLAS_DIRS and os.path.isdir(BLAS_DIRS[blas]):
         env["LD_LIBRARY_PATH"] = BLAS_DIRS[blas]
     return env
 
 
 def gptrec_env(threads):
-    return dict(os.environ, GLIBC_TUNABLES=TUNABLES, OMP_NUM_THREADS=str(threads))
+    return dict(os.environ, GLIBC_TUNABLES=TUNABLES, OMP_NUM_THREADS=str(threads), **WAIT_POLICY)
 
 
 def model_numbers(model_dir):
@@ -76,7 +79,12 @@ def main():
     ap.add_argument("--int8-model", help="an int8 copy of the model (gptrec quantize): gptrec's "
                     "decode is timed on it too")
     ap.add_argument("--json", help="also write every result here")
+    ap.add_argument("--omp-wait-policy", choices=["active", "passive"],
+                    help="OMP_WAIT_POLICY for both sides (default: OpenMP's own, spinning a while): "
+                    "passive keeps a loaded machine from stalling every parallel region")
     args = ap.parse_args()
+    if args.omp_wait_policy:
+        WAIT_POLICY["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
     threads_list = [int(t) for t in args.threads.split(",")]
     tasks = args.tasks.split(",")
     bench = os.path.join(args.build, "bench", "gptrec_bench_speed")
@@ -87,7 +95,9 @@ def main():
 
     print(f"model {args.model}: {cfg['n_layer']} layers, width {cfg['n_embd']}, vocabulary "
           f"{cfg['vocab_size']}; {os.cpu_count()} cores; load average "
-          f"{' '.join(results['loadavg_start'])}", flush=True)
+          f"{' '.join(results['loadavg_start'])}"
+          + (f"; OMP_WAIT_POLICY={WAIT_POLICY['OMP_WAIT_POLICY']}" if WAIT_POLICY else ""),
+          flush=True)
 
     # The machine's limits.
     limits = {}

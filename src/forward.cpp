@@ -1,6 +1,7 @@
 #include "forward.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "gptrec/error.hpp"
@@ -20,6 +21,19 @@ int max_threads() {
   return omp_get_level() > 0 ? 1 : omp_get_max_threads();
 #else
   return 1;
+#endif
+}
+
+// True when more threads are runnable than there are cores: the 1-minute load average (our own
+// spinning threads included) above the cores plus one half. Then a one-row product split across
+// threads waits, at its end, for a thread the scheduler has parked behind other work: measured
+// here with other jobs running, 2-thread decode fell to 3.8 tok/s against 43 on one thread.
+bool oversubscribed() {
+#ifdef _OPENMP
+  double load = 0;
+  return getloadavg(&load, 1) == 1 && load > omp_get_num_procs() + 0.5;
+#else
+  return false;
 #endif
 }
 
@@ -158,7 +172,9 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   ensure(ws.qkv, N, 3 * C);
   ensure(ws.attn, N, C);
   ensure(ws.mlp, N, c.n_inner);
-  const int threads = max_threads();
+  // A decode step (one row) is ~50 short products, each a fork and join: on an oversubscribed
+  // machine it runs on the calling thread (the split never changes the result).
+  const int threads = N == 1 && max_threads() > 1 && oversubscribed() ? 1 : max_threads();
   if (static_cast<int>(ws.scores.size()) < threads) ws.scores.resize(threads);
   for (int i = 0; i < threads; ++i) ensure(ws.scores[i], max_t, max_keys);
 
