@@ -1,9 +1,11 @@
 #include "forward.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "gptrec/error.hpp"
+#include "huge_pages.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -22,6 +24,19 @@ int max_threads() {
 #endif
 }
 
+// True when more threads are runnable than there are cores: the 1-minute load average (our own
+// spinning threads included) above the cores plus one half. Then a one-row product split across
+// threads waits, at its end, for a thread the scheduler has parked behind other work: measured
+// here with other jobs running, 2-thread decode fell to 3.8 tok/s against 43 on one thread.
+bool oversubscribed() {
+#ifdef _OPENMP
+  double load = 0;
+  return getloadavg(&load, 1) == 1 && load > omp_get_num_procs() + 0.5;
+#else
+  return false;
+#endif
+}
+
 int thread_index() {
 #ifdef _OPENMP
   return omp_get_thread_num();
@@ -32,7 +47,10 @@ int thread_index() {
 
 // Grows a buffer to at least (rows, cols); never shrinks, so steady-state calls do not allocate.
 void ensure(RowMatrix& m, Eigen::Index rows, Eigen::Index cols) {
-  if (m.rows() < rows || m.cols() != cols) m.resize(std::max(rows, m.rows()), cols);
+  if (m.rows() < rows || m.cols() != cols) {
+    m.resize(std::max(rows, m.rows()), cols);
+    advise_huge_pages(m.data(), static_cast<std::size_t>(m.size()) * sizeof(float));
+  }
 }
 
 void validate(const Model& model, std::span<const Segment> segments) {
@@ -68,6 +86,55 @@ void validate(const Model& model, std::span<const Segment> segments) {
   }
 }
 
+// A (rows, cols) float32 view of a flat buffer grown as needed (one buffer for every shape).
+Eigen::Map<RowMatrix> widen(Eigen::VectorXf& buffer, Eigen::Index rows, Eigen::Index cols) {
+  if (buffer.size() < rows * cols) {
+    buffer.resize(rows * cols);
+    advise_huge_pages(buffer.data(), static_cast<std::size_t>(buffer.size()) * sizeof(float));
+  }
+  return Eigen::Map<RowMatrix>(buffer.data(), rows, cols);
+}
+
+// out = x * w + b for float32 or int8 weights (Conv1D layout). Int8: one row streams the int8
+// weights (decode); more rows widen the matrix to float32 once and use the GEMM.
+void apply_linear(ConstMatrixRef x, const WeightTensor& w, ConstRowVectorMap b, MatrixRef out,
+                  int threads, Eigen::VectorXf& scratch) {
+  if (!w.quantized()) {
+    linear(x, w.matrix(), b, out, threads);
+  } else if (x.rows() == 1) {
+    linear_int8(x.data(), w.q, w.scale, w.rows, w.cols, b.data(), out.data(), threads);
+  } else {
+    auto wide = widen(scratch, w.rows, w.cols);
+    dequantize_int8(w.q, w.scale, w.rows, w.cols, w.scale_per_row, wide, threads);
+    linear(x, wide, b, out, threads);
+  }
+}
+
+// out (rows, V) = x (rows, C) * head^T for a float32 or int8 (V, C) head.
+void apply_head(ConstMatrixRef x, const WeightTensor& head, MatrixRef out, int threads,
+                Eigen::VectorXf& scratch) {
+  if (!head.quantized()) {
+    matmul_transposed(x, head.matrix(), out, threads);
+  } else if (x.rows() <= 4) {
+    for (Eigen::Index r = 0; r < x.rows(); ++r)
+      matvec_int8_rows(x.row(r).data(), head.q, head.scale, head.rows, head.cols, &out(r, 0), threads);
+  } else {
+    auto wide = widen(scratch, head.rows, head.cols);
+    dequantize_int8(head.q, head.scale, head.rows, head.cols, true, wide, threads);
+    matmul_transposed(x, wide, out, threads);
+  }
+}
+
+void embed(const WeightTensor& wte, std::span<const int> ids, MatrixRef out) {
+  if (!wte.quantized()) {
+    embed_tokens(wte.matrix(), ids, out);
+    return;
+  }
+  for (std::size_t t = 0; t < ids.size(); ++t)
+    dequantize_int8(wte.q + static_cast<Eigen::Index>(ids[t]) * wte.cols, wte.scale + ids[t], 1,
+                    wte.cols, true, out.row(static_cast<Eigen::Index>(t)));
+}
+
 }  // namespace
 
 void set_op_threads(int n) {
@@ -87,7 +154,9 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   const int hd = c.head_dim();
   const int n_seg = static_cast<int>(segments.size());
 
-  std::vector<Eigen::Index> first_row(segments.size() + 1, 0);
+  // Reused buffers only: a decode step allocates nothing.
+  std::vector<Eigen::Index>& first_row = ws.first_row;
+  first_row.assign(segments.size() + 1, 0);
   Eigen::Index max_t = 0, max_keys = 0;
   for (int s = 0; s < n_seg; ++s) {
     const auto T = static_cast<Eigen::Index>(segments[s].tokens.size());
@@ -103,7 +172,9 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   ensure(ws.qkv, N, 3 * C);
   ensure(ws.attn, N, C);
   ensure(ws.mlp, N, c.n_inner);
-  const int threads = max_threads();
+  // A decode step (one row) is ~50 short products, each a fork and join: on an oversubscribed
+  // machine it runs on the calling thread (the split never changes the result).
+  const int threads = N == 1 && max_threads() > 1 && oversubscribed() ? 1 : max_threads();
   if (static_cast<int>(ws.scores.size()) < threads) ws.scores.resize(threads);
   for (int i = 0; i < threads; ++i) ensure(ws.scores[i], max_t, max_keys);
 
@@ -116,7 +187,7 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   for (int s = 0; s < n_seg; ++s) {
     const Segment& seg = segments[s];
     auto rows = x.middleRows(first_row[s], static_cast<Eigen::Index>(seg.tokens.size()));
-    embed_tokens(w.wte.matrix(), seg.tokens, rows);
+    embed(w.wte, seg.tokens, rows);
     const int first_pos = seg.shared_size + seg.cache->size();
     add_learned_positions(w.wpe.matrix(), first_pos, rows);  // learned or the sinusoidal table
   }
@@ -128,7 +199,7 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   for (int l = 0; l < c.n_layer; ++l) {
     const BlockWeights& b = w.blocks[l];
     layer_norm(x, b.ln_1_weight.vector(), b.ln_1_bias.vector(), c.layer_norm_epsilon, h);
-    linear(h, b.attn_qkv_weight.matrix(), b.attn_qkv_bias.vector(), qkv);
+    apply_linear(h, b.attn_qkv_weight, b.attn_qkv_bias.vector(), qkv, threads, ws.dequantized);
 
     for (int s = 0; s < n_seg; ++s) {
       const Segment& seg = segments[s];
@@ -157,15 +228,17 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
                             ws.scores[thread_index()], attn.block(first_row[s], hh * hd, T, hd));
     }
 
-    linear(attn, b.attn_proj_weight.matrix(), b.attn_proj_bias.vector(), h);
+    apply_linear(attn, b.attn_proj_weight, b.attn_proj_bias.vector(), h, threads,
+                 ws.dequantized);
     x += h;
     layer_norm(x, b.ln_2_weight.vector(), b.ln_2_bias.vector(), c.layer_norm_epsilon, h);
-    linear(h, b.mlp_fc_weight.matrix(), b.mlp_fc_bias.vector(), mlp);
+    apply_linear(h, b.mlp_fc_weight, b.mlp_fc_bias.vector(), mlp, threads, ws.dequantized);
     if (c.activation == Activation::kGeluTanh)
       gelu_tanh(mlp);
     else
       gelu_exact(mlp);
-    linear(mlp, b.mlp_proj_weight.matrix(), b.mlp_proj_bias.vector(), h);
+    apply_linear(mlp, b.mlp_proj_weight, b.mlp_proj_bias.vector(), h, threads,
+                 ws.dequantized);
     x += h;
   }
   for (const Segment& seg : segments)
@@ -188,7 +261,7 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
              final_rows);
   ensure(ws.logits, out_rows, c.vocab_size);
   auto logits = ws.logits.topRows(out_rows);
-  logits.noalias() = final_rows * w.head.matrix().transpose();
+  apply_head(final_rows, w.head, logits, threads, ws.dequantized);
   return logits;
 }
 

@@ -8,6 +8,7 @@
 
 #include "forward.hpp"
 #include "gptrec/error.hpp"
+#include "huge_pages.hpp"
 
 namespace gptrec {
 
@@ -48,6 +49,60 @@ class WeightBinder {
     return bind(*t, expected, meaning);
   }
 
+  // Like bind, and also accepts int8 weights (gptrec quantize): then `<tensor>_scale` holds
+  // one F32 scale per output channel, per column of (in, out) Conv1D weights or per row of the
+  // (vocab, C) embedding and head (scale_per_row).
+  WeightTensor bind_quantizable(const std::string& name, std::vector<std::int64_t> expected,
+                                const char* meaning, bool scale_per_row) {
+    const TensorInfo* t = lookup(name);
+    if (t == nullptr)
+      throw Error(ErrorCode::kBadModel, file_.source() + ": missing tensor " + prefix_ + name);
+    return bind_quantizable(*t, expected, meaning, scale_per_row);
+  }
+
+  WeightTensor bind_quantizable(const TensorInfo& t, const std::vector<std::int64_t>& expected,
+                                const char* meaning, bool scale_per_row) {
+    if (t.dtype != DType::kI8) return bind(t, expected, meaning);
+    const std::string where = file_.source() + ": tensor " + t.name + ": ";
+    if (t.shape != expected)
+      throw Error(ErrorCode::kBadModel, where + "shape " + shape_text(t.shape) + ", expected " +
+                                            shape_text(expected) + " " + meaning);
+    const std::string scale_name = t.name + "_scale";
+    const TensorInfo* s = file_.find(scale_name);
+    if (s == nullptr)
+      throw Error(ErrorCode::kBadModel,
+                  where + "I8 weights need their scales, but tensor " + scale_name + " is missing");
+    const std::int64_t channels = scale_per_row ? expected[0] : expected[1];
+    if (s->dtype != DType::kF32 || s->shape != std::vector<std::int64_t>{channels})
+      throw Error(ErrorCode::kBadModel,
+                  file_.source() + ": tensor " + scale_name + ": expected F32 " +
+                      shape_text({channels}) + " (one scale per output channel), got " +
+                      std::string(to_string(s->dtype)) + " " + shape_text(s->shape));
+    const auto scale_bytes = file_.data(*s);
+    const float* scale = nullptr;
+    if (reinterpret_cast<std::uintptr_t>(scale_bytes.data()) % alignof(float) == 0) {
+      scale = reinterpret_cast<const float*>(scale_bytes.data());
+    } else {
+      owned_.emplace_back(static_cast<std::size_t>(channels));
+      file_.read_as_float32(*s, owned_.back());
+      scale = owned_.back().data();
+    }
+    for (std::int64_t i = 0; i < channels; ++i)
+      if (!std::isfinite(scale[i]) || scale[i] < 0.0f)
+        throw Error(ErrorCode::kBadModel, file_.source() + ": tensor " + scale_name +
+                                              ": element " + std::to_string(i) +
+                                              " is not a finite, non-negative scale");
+    dtypes_.insert("I8");
+    params_ += t.numel();
+    WeightTensor w;
+    w.rows = expected[0];
+    w.cols = expected[1];
+    w.q = reinterpret_cast<const std::int8_t*>(file_.data(t).data());
+    w.scale = scale;
+    w.scale_per_row = scale_per_row;
+    return w;
+  }
+
   WeightTensor bind(const TensorInfo& t, const std::vector<std::int64_t>& expected,
                     const char* meaning) {
     const std::string where = file_.source() + ": tensor " + t.name + ": ";
@@ -56,7 +111,7 @@ class WeightBinder {
                                             shape_text(expected) + " " + meaning);
     if (t.dtype != DType::kF32 && t.dtype != DType::kF16 && t.dtype != DType::kBF16)
       throw Error(ErrorCode::kBadModel, where + "dtype " + std::string(to_string(t.dtype)) +
-                                            " is not supported (expected F32, F16 or BF16)");
+                                            " is not supported here (expected F32, F16 or BF16)");
     const auto n = static_cast<std::size_t>(t.numel());
     const float* data = nullptr;
     const auto bytes = file_.data(t);
@@ -126,7 +181,7 @@ Model Model::from_parts(ModelConfig config, SafetensorsFile file,
 
   const std::int64_t V = config.vocab_size, C = config.n_embd, I = config.n_inner;
   ModelWeights& w = m.weights_;
-  w.wte = bind.bind("wte.weight", {V, C}, "(vocab_size, n_embd)");
+  w.wte = bind.bind_quantizable("wte.weight", {V, C}, "(vocab_size, n_embd)", true);
   if (config.position_encoding == PositionEncoding::kLearned) {
     w.wpe = bind.bind("wpe.weight", {config.n_ctx, C}, "(n_positions, n_embd)");
   } else if (bind.lookup("wpe.weight") != nullptr) {
@@ -148,22 +203,26 @@ Model Model::from_parts(ModelConfig config, SafetensorsFile file,
     BlockWeights& b = w.blocks[static_cast<std::size_t>(i)];
     b.ln_1_weight = bind.bind(p + "ln_1.weight", {C}, "(n_embd)");
     b.ln_1_bias = bind.bind(p + "ln_1.bias", {C}, "(n_embd)");
-    b.attn_qkv_weight = bind.bind(p + "attn.c_attn.weight", {C, 3 * C}, "(n_embd, 3 * n_embd)");
+    b.attn_qkv_weight =
+        bind.bind_quantizable(p + "attn.c_attn.weight", {C, 3 * C}, "(n_embd, 3 * n_embd)", false);
     b.attn_qkv_bias = bind.bind(p + "attn.c_attn.bias", {3 * C}, "(3 * n_embd)");
-    b.attn_proj_weight = bind.bind(p + "attn.c_proj.weight", {C, C}, "(n_embd, n_embd)");
+    b.attn_proj_weight =
+        bind.bind_quantizable(p + "attn.c_proj.weight", {C, C}, "(n_embd, n_embd)", false);
     b.attn_proj_bias = bind.bind(p + "attn.c_proj.bias", {C}, "(n_embd)");
     b.ln_2_weight = bind.bind(p + "ln_2.weight", {C}, "(n_embd)");
     b.ln_2_bias = bind.bind(p + "ln_2.bias", {C}, "(n_embd)");
-    b.mlp_fc_weight = bind.bind(p + "mlp.c_fc.weight", {C, I}, "(n_embd, n_inner)");
+    b.mlp_fc_weight =
+        bind.bind_quantizable(p + "mlp.c_fc.weight", {C, I}, "(n_embd, n_inner)", false);
     b.mlp_fc_bias = bind.bind(p + "mlp.c_fc.bias", {I}, "(n_inner)");
-    b.mlp_proj_weight = bind.bind(p + "mlp.c_proj.weight", {I, C}, "(n_inner, n_embd)");
+    b.mlp_proj_weight =
+        bind.bind_quantizable(p + "mlp.c_proj.weight", {I, C}, "(n_inner, n_embd)", false);
     b.mlp_proj_bias = bind.bind(p + "mlp.c_proj.bias", {C}, "(n_embd)");
   }
   w.ln_f_weight = bind.bind("ln_f.weight", {C}, "(n_embd)");
   w.ln_f_bias = bind.bind("ln_f.bias", {C}, "(n_embd)");
   // The head is never prefixed: GPT2LMHeadModel keeps lm_head beside "transformer.".
   if (const TensorInfo* head = m.file_->find("lm_head.weight")) {
-    w.head = bind.bind(*head, {V, C}, "(vocab_size, n_embd)");
+    w.head = bind.bind_quantizable(*head, {V, C}, "(vocab_size, n_embd)", true);
     m.info_.tied_head = false;
   } else {
     w.head = w.wte;
@@ -184,9 +243,14 @@ KVCache::KVCache(const ModelConfig& config, int capacity)
     throw Error(ErrorCode::kInvalidArgument,
                 "KV cache capacity " + std::to_string(capacity) + " is outside [0, " +
                     std::to_string(config.n_ctx) + "]");
-  keys_.assign(static_cast<std::size_t>(config.n_layer),
-               RowMatrix(static_cast<Eigen::Index>(n_head_) * capacity, head_dim_));
-  values_ = keys_;
+  const auto rows = static_cast<Eigen::Index>(n_head_) * capacity;
+  for (auto* side : {&keys_, &values_}) {
+    side->resize(static_cast<std::size_t>(config.n_layer));
+    for (RowMatrix& m : *side) {
+      m.resize(rows, head_dim_);  // not written here: rows are filled as positions arrive
+      advise_huge_pages(m.data(), static_cast<std::size_t>(m.size()) * sizeof(float));
+    }
+  }
 }
 
 MatrixRef KVCache::keys(int layer, int head) {

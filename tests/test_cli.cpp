@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -114,4 +115,45 @@ TEST(Cli, ErrorsAreOneLineWithAnExitCode) {
   expect_one_line_error(run_cli({"logprobs", gptrec::test::model_dir("tiny-learned").string()}), 2, "--ids");
   expect_one_line_error(run_cli({"frobnicate"}), 2, "unknown command 'frobnicate'");
   expect_one_line_error(run_cli({}), 2, "subcommand is required");
+}
+
+TEST(Cli, ThreadsOptionAndEnvironmentGiveTheSameLogprobs) {
+  const std::string dir = gptrec::test::model_dir("tiny-learned").string();
+  const std::vector<std::string> base = {"logprobs", dir, "--ids", "1,2,3,4,5,6", "--format", "json"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return gptrec::test::run_cli(args);
+  };
+  const auto one = with({"--threads", "1"});
+  ASSERT_EQ(one.status, 0) << one.err;
+  const auto two = with({"--threads", "2"});
+  ASSERT_EQ(two.status, 0) << two.err;
+  EXPECT_EQ(one.out, two.out);
+  const auto bad = with({"--threads", "-1"});
+  EXPECT_EQ(bad.status, 2);
+  // GPTREC_THREADS is read at start-up; a value that is not a count is a command-line error.
+  ::setenv("GPTREC_THREADS", "two", 1);
+  const auto env_bad = gptrec::test::run_cli(base);
+  ::setenv("GPTREC_THREADS", "1", 1);
+  const auto env_one = gptrec::test::run_cli(base);
+  ::unsetenv("GPTREC_THREADS");
+  EXPECT_EQ(env_bad.status, 2);
+  EXPECT_NE(env_bad.err.find("GPTREC_THREADS"), std::string::npos) << env_bad.err;
+  ASSERT_EQ(env_one.status, 0) << env_one.err;
+  EXPECT_EQ(env_one.out, one.out);
+}
+
+TEST(Cli, QuantizeWritesAnInt8ModelThatLoads) {
+  gptrec::test::TempDir tmp;
+  const std::string out = (tmp.path() / "int8").string();
+  const auto q = run_cli({"quantize", gptrec::test::model_dir("tiny-learned").string(), out});
+  ASSERT_EQ(q.status, 0) << q.err;
+  const auto info = run_cli({"info", out, "--format", "json"});
+  ASSERT_EQ(info.status, 0) << info.err;
+  EXPECT_NE(info.out.find("\"I8\""), std::string::npos) << info.out;
+  const auto lp = run_cli({"logprobs", out, "--ids", "1,2,3"});
+  EXPECT_EQ(lp.status, 0) << lp.err;
+  EXPECT_EQ(run_cli({"quantize", out, (tmp.path() / "again").string()}).status, 4);
+  EXPECT_EQ(run_cli({"quantize", out, (tmp.path() / "x").string(), "--type", "int4"}).status, 2);
 }

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "gptrec/layers.hpp"
 
@@ -77,4 +79,48 @@ TEST(Layers, AttentionIsCausal) {
   // Second query sees both: weights softmax([0, 1] / sqrt 2).
   const double w1 = 1.0 / (1.0 + std::exp(-1.0 / std::sqrt(2.0)));
   EXPECT_NEAR(out(1, 0), (1 - w1) * 3 + w1 * 5, 1e-6);
+}
+
+namespace {
+
+// Attention of T queries after `past` cached positions (and P shared ones), in double, the
+// straightforward way: every query against every key it may see.
+RowMatrix reference_attention(const RowMatrix& q, const RowMatrix& shared_k,
+                              const RowMatrix& shared_v, const RowMatrix& k, const RowMatrix& v,
+                              int past) {
+  const Eigen::Index T = q.rows(), d = q.cols(), P = shared_k.rows();
+  RowMatrix out(T, d);
+  for (Eigen::Index t = 0; t < T; ++t) {
+    std::vector<double> logits;
+    for (Eigen::Index j = 0; j < P; ++j)
+      logits.push_back(q.row(t).cast<double>().dot(shared_k.row(j).cast<double>()) / std::sqrt(d));
+    for (Eigen::Index j = 0; j <= past + t; ++j)
+      logits.push_back(q.row(t).cast<double>().dot(k.row(j).cast<double>()) / std::sqrt(d));
+    const double m = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (double& l : logits) sum += (l = std::exp(l - m));
+    Eigen::RowVectorXd o = Eigen::RowVectorXd::Zero(d);
+    for (Eigen::Index j = 0; j < static_cast<Eigen::Index>(logits.size()); ++j)
+      o += logits[j] / sum * (j < P ? shared_v.row(j) : v.row(j - P)).cast<double>();
+    out.row(t) = o.cast<float>();
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Layers, LongAttentionInQueryBlocksMatchesTheReference) {
+  // More queries than one block (64), after cached and shared positions: every block sees
+  // exactly the keys its queries may.
+  const int T = 150, past = 7, P = 5, d = 16;
+  const RowMatrix q = RowMatrix::Random(T, d), k = RowMatrix::Random(past + T, d),
+                  v = RowMatrix::Random(past + T, d), sk = RowMatrix::Random(P, d),
+                  sv = RowMatrix::Random(P, d);
+  RowMatrix scores(T, P + past + T), out(T, d);
+  causal_attention_head(q, sk, sv, k, v, past, scores, out);
+  const RowMatrix expected = reference_attention(q, sk, sv, k, v, past);
+  EXPECT_LT((out - expected).cwiseAbs().maxCoeff(), 1e-5f);
+  const RowMatrix none(0, d);
+  causal_attention_head(q, none, none, k, v, past, scores, out);
+  EXPECT_LT((out - reference_attention(q, none, none, k, v, past)).cwiseAbs().maxCoeff(), 1e-5f);
 }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <cstdint>
 #include <span>
 
 namespace gptrec {
@@ -35,8 +36,29 @@ void add_sinusoidal_positions(int first_pos, MatrixRef x);
 void layer_norm(ConstMatrixRef x, ConstRowVectorMap weight, ConstRowVectorMap bias, float eps,
                 MatrixRef out);
 
-// out (T, out) = x (T, in) * w (in, out) + b (out).
-void linear(ConstMatrixRef x, ConstMatrixRef w, ConstRowVectorMap b, MatrixRef out);
+// out (T, out) = x (T, in) * w (in, out) + b (out). Uses up to `threads` OpenMP threads: Eigen's
+// GEMM for many rows; for one row (decode), a matrix-vector product split by output columns
+// across the threads (Eigen parallelizes only GEMM), each thread streaming its columns once.
+void linear(ConstMatrixRef x, ConstMatrixRef w, ConstRowVectorMap b, MatrixRef out,
+            int threads = 1);
+
+// out (T, n) = x (T, k) * w_t (n, k)^T: a product with a row-major (n, k) matrix such as the
+// (vocab, C) head. One row is split by output rows of w_t across `threads` as above.
+void matmul_transposed(ConstMatrixRef x, ConstMatrixRef w_t, MatrixRef out, int threads = 1);
+
+// Int8 weights (gptrec quantize): w = q * scale, symmetric, one float scale per output channel.
+// The products dequantize on the fly and accumulate in float32 (activations stay float32).
+//
+// out (n) = x (k) * (q (k, n) with column j scaled by scale[j]) + b (n): the Conv1D layout.
+// Split by output columns across `threads`; each thread streams its columns of q once.
+void linear_int8(const float* x, const std::int8_t* q, const float* scale, Eigen::Index k,
+                 Eigen::Index n, const float* b, float* out, int threads = 1);
+// out (n) = (q (n, k) with row i scaled by scale[i]) x (k): the (vocab, C) head layout.
+void matvec_int8_rows(const float* x, const std::int8_t* q, const float* scale, Eigen::Index n,
+                      Eigen::Index k, float* out, int threads = 1);
+// out (rows, cols) = q * scale, the scale per column (scale_per_row false) or per row.
+void dequantize_int8(const std::int8_t* q, const float* scale, Eigen::Index rows,
+                     Eigen::Index cols, bool scale_per_row, MatrixRef out, int threads = 1);
 
 // In place, elementwise: GPT-2's tanh approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
 void gelu_tanh(MatrixRef x);

@@ -22,13 +22,18 @@
 
 namespace gptrec {
 
-// A read-only float32 tensor of rank 1 or 2, row-major, pointing into the mapped weights file or
-// into a buffer owned by the Model.
+// A read-only tensor of rank 1 or 2, row-major, pointing into the mapped weights file or into a
+// buffer owned by the Model: float32 (`data`), or int8 with one float scale per output channel
+// (`q` and `scale`, from gptrec quantize; then `data` is null and matrix() must not be called).
 struct WeightTensor {
   const float* data = nullptr;
   Eigen::Index rows = 0;
   Eigen::Index cols = 0;
+  const std::int8_t* q = nullptr;
+  const float* scale = nullptr;  // per column (Conv1D (in, out) layout) or per row (the head)
+  bool scale_per_row = false;
 
+  bool quantized() const { return q != nullptr; }
   ConstMatrixMap matrix() const { return ConstMatrixMap(data, rows, cols); }
   ConstRowVectorMap vector() const { return ConstRowVectorMap(data, rows * cols); }
 };

@@ -18,5 +18,6 @@ Runner add_detokenize(CLI::App& app);
 Runner add_suggest(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_score(CLI::App& app);
+Runner add_quantize(CLI::App& app);
 
 }  // namespace gptrec::cli

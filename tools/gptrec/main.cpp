@@ -3,6 +3,7 @@
 // Exit status: 0 success; 1 internal error; 2 bad command line; 3 bad input data;
 // 4 bad model directory; 5 file I/O error.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <new>
@@ -10,6 +11,7 @@
 
 #include "commands.hpp"
 #include "gptrec/error.hpp"
+#include "gptrec/model.hpp"
 #include "gptrec/version.hpp"
 
 namespace {
@@ -46,6 +48,18 @@ int main(int argc, char** argv) {
   add(gptrec::cli::add_perplexity);
   add(gptrec::cli::add_tokenize);
   add(gptrec::cli::add_detokenize);
+  add(gptrec::cli::add_quantize);
+
+  // Threads inside each forward pass: --threads on the commands that run one query at a time (score
+  // has its own --threads, its worker count), else GPTREC_THREADS, else all cores.
+  int op_threads = -1;
+  for (CLI::App* sub : app.get_subcommands({}))
+    if (sub->get_name() != "score" && sub->get_name() != "tokenize" &&
+        sub->get_name() != "detokenize" && sub->get_name() != "info" &&
+        sub->get_name() != "quantize")
+      sub->add_option("--threads", op_threads,
+                      "Threads inside each forward pass (default: GPTREC_THREADS, else all cores)")
+          ->check(CLI::NonNegativeNumber);
 
   auto is_command = [&](const std::string& name) {
     for (const CLI::App* sub : app.get_subcommands({}))
@@ -68,6 +82,20 @@ int main(int argc, char** argv) {
     print_error(std::string(e.what()) + " (run 'gptrec --help')");
     return 2;
   }
+
+  if (op_threads < 0) {
+    op_threads = 0;
+    if (const char* env = std::getenv("GPTREC_THREADS"); env != nullptr && *env != '\0') {
+      char* end = nullptr;
+      const long n = std::strtol(env, &end, 10);
+      if (*end != '\0' || n < 0 || n > 4096) {
+        print_error(std::string("GPTREC_THREADS=") + env + ": expected a thread count (0 = all cores)");
+        return 2;
+      }
+      op_threads = static_cast<int>(n);
+    }
+  }
+  gptrec::set_op_threads(op_threads);
 
   try {
     for (CLI::App* sub : app.get_subcommands()) return runners.at(sub)();

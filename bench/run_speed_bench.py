@@ -1,0 +1,231 @@
+"""Driver of bench/run_speed_bench.sh: gptrec against PyTorch on one model, in one run, and the
+machine's limits (GEMM GFLOP/s, read bandwidth). See run_speed_bench.sh for the command.
+
+Each (task, threads) runs as one gptrec_bench_speed process and one speed_torch.py process, one
+after the other (their order alternates between rounds), so the two sides see the same machine.
+Each process loads the model, runs `--warmup` untimed runs, then `--runs` timed ones; the table
+shows the median and min-max over all timed runs of all rounds, and the ratio of the medians.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BLAS_DIRS = {"openmp": "/usr/lib/x86_64-linux-gnu/openblas-openmp",
+             "pthread": "/usr/lib/x86_64-linux-gnu/openblas-pthread"}
+# Malloc keeps freed memory instead of returning it (and faulting it in again): what PyTorch
+# needs to be at its best on these machines (issue 9). Both sides run with it.
+TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=17179869184"
+TASKS = ["prefill128", "prefill512", "decode", "score"]
+
+
+def run_json(cmd, env=None):
+    out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+WAIT_POLICY = {}
+
+
+def torch_env(blas, threads):
+    env = dict(os.environ, GLIBC_TUNABLES=TUNABLES, OMP_NUM_THREADS=str(threads),
+               OPENBLAS_NUM_THREADS=str(threads), **WAIT_POLICY)
+    if blas in BLAS_DIRS and os.path.isdir(BLAS_DIRS[blas]):
+        env["LD_LIBRARY_PATH"] = BLAS_DIRS[blas]
+    return env
+
+
+def gptrec_env(threads):
+    return dict(os.environ, GLIBC_TUNABLES=TUNABLES, OMP_NUM_THREADS=str(threads), **WAIT_POLICY)
+
+
+def model_numbers(model_dir):
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    C, L, V = cfg["n_embd"], cfg["n_layer"], cfg["vocab_size"]
+    inner = cfg.get("n_inner") or 4 * C
+    block_params = L * (C * 3 * C + C * C + 2 * C * inner)
+
+    def prefill_flops(T):
+        # Linear layers over T rows, causal attention (QK^T and AV over the lower triangle:
+        # 2 * T^2 * C per layer), the head for the last row.
+        return 2 * T * block_params + L * 2 * T * T * C + 2 * C * V
+
+    def decode_bytes(pos):
+        # Weights streamed per token (block matrices and the head, float32) and the KV cache read.
+        return 4 * (block_params + V * C) + 4 * 2 * L * pos * C
+
+    return cfg, prefill_flops, decode_bytes
+
+
+def fmt_rate(r):
+    return f"{r['median']:.1f} ({r['min']:.1f}-{r['max']:.1f})"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build-bench")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--torch-blas", default="auto", choices=["auto", "openmp", "pthread", "system"])
+    ap.add_argument("--int8-model", help="an int8 copy of the model (gptrec quantize): gptrec's "
+                    "decode is timed on it too")
+    ap.add_argument("--json", help="also write every result here")
+    ap.add_argument("--omp-wait-policy", choices=["active", "passive"],
+                    help="OMP_WAIT_POLICY for both sides (default: OpenMP's own, spinning a while): "
+                    "passive keeps a loaded machine from stalling every parallel region")
+    args = ap.parse_args()
+    if args.omp_wait_policy:
+        WAIT_POLICY["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
+    threads_list = [int(t) for t in args.threads.split(",")]
+    tasks = args.tasks.split(",")
+    bench = os.path.join(args.build, "bench", "gptrec_bench_speed")
+    torch_py = [sys.executable, os.path.join(HERE, "speed_torch.py"), args.model]
+    cfg, prefill_flops, decode_bytes = model_numbers(args.model)
+    results = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "loadavg_start": open("/proc/loadavg").read().split()[:3], "limits": {}, "runs": []}
+
+    print(f"model {args.model}: {cfg['n_layer']} layers, width {cfg['n_embd']}, vocabulary "
+          f"{cfg['vocab_size']}; {os.cpu_count()} cores; load average "
+          f"{' '.join(results['loadavg_start'])}"
+          + (f"; OMP_WAIT_POLICY={WAIT_POLICY['OMP_WAIT_POLICY']}" if WAIT_POLICY else ""),
+          flush=True)
+
+    # The machine's limits.
+    limits = {}
+    for t in threads_list:
+        lim = {"gemm": {}}
+        lim["gemm"]["eigen"] = run_json([bench, "--task", "gemm", "--threads", str(t)],
+                                        gptrec_env(t))["gflops"]
+        for blas in ("openmp", "pthread"):
+            if os.path.isdir(BLAS_DIRS[blas]):
+                r = run_json(torch_py + ["--task", "gemm", "--threads", str(t)], torch_env(blas, t))
+                lim["gemm"][f"openblas-{blas} (torch.matmul)"] = r["gflops"]
+        lim["bandwidth_gbs"] = run_json([bench, "--task", "bandwidth", "--threads", str(t)],
+                                        gptrec_env(t))["gbs"]
+        limits[t] = lim
+        for name, g in lim["gemm"].items():
+            shapes = ", ".join(f"{k} {v:.1f}" for k, v in g.items())
+            print(f"{t} thread(s): GEMM GFLOP/s {name}: {shapes}", flush=True)
+        print(f"{t} thread(s): read bandwidth {lim['bandwidth_gbs']:.1f} GB/s", flush=True)
+    results["limits"] = limits
+
+    def torch_blas_for(t):
+        if args.torch_blas != "auto":
+            return args.torch_blas
+        best = max(("openmp", "pthread"),
+                   key=lambda b: limits[t]["gemm"].get(f"openblas-{b} (torch.matmul)",
+                                                      {}).get("512x768x2304", -1))
+        return best
+
+    collected = {}
+    for rnd in range(args.rounds):
+        for t in threads_list:
+            blas = torch_blas_for(t)
+            for task in tasks:
+                common = ["--task", task, "--threads", str(t), "--runs", str(args.runs),
+                          "--warmup", str(args.warmup)]
+                sides = [("gptrec", [bench, args.model] + common, gptrec_env(t)),
+                         ("pytorch", torch_py + common, torch_env(blas, t))]
+                if rnd % 2:
+                    sides.reverse()
+                for side, cmd, env in sides:
+                    r = run_json(cmd, env)
+                    if side == "pytorch":
+                        r["blas_choice"] = blas
+                    results["runs"].append(r)
+                    c = collected.setdefault((task, t, side), {"rates": [], "rss": 0.0})
+                    c["rates"] += r["rates"]
+                    c["rss"] = max(c["rss"], r["peak_rss_mb"])
+                    print(f"round {rnd + 1}, {t} thread(s), {task}, {side}: median "
+                          f"{r['median']:.1f} tok/s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+                if task == "decode" and args.int8_model:
+                    r = run_json([bench, args.int8_model] + common, gptrec_env(t))
+                    r["side"] = "gptrec-int8"
+                    results["runs"].append(r)
+                    c = collected.setdefault((task, t, "gptrec-int8"), {"rates": [], "rss": 0.0})
+                    c["rates"] += r["rates"]
+                    c["rss"] = max(c["rss"], r["peak_rss_mb"])
+                    print(f"round {rnd + 1}, {t} thread(s), decode, gptrec int8: median "
+                          f"{r['median']:.1f} tok/s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+
+    results["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    weight_mb = os.path.getsize(os.path.join(args.model, "model.safetensors")) / 2**20
+
+    def summary(task, t, side):
+        c = collected.get((task, t, side))
+        if not c:
+            return None
+        return {"median": statistics.median(c["rates"]), "min": min(c["rates"]),
+                "max": max(c["rates"]), "rss": c["rss"], "n": len(c["rates"])}
+
+    print()
+    print(f"load average at the end {' '.join(results['loadavg_end'])}; weights file "
+          f"{weight_mb:.0f} MiB; PyTorch BLAS: "
+          + ", ".join(f"{t} thread(s) OpenBLAS-{torch_blas_for(t)}" for t in threads_list))
+    print()
+    print("| task | threads | gptrec tok/s median (min-max) | PyTorch tok/s median (min-max) | "
+          "gptrec / PyTorch | peak RSS MiB gptrec / PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|")
+    table = []
+    for task in tasks:
+        for t in threads_list:
+            g, p = summary(task, t, "gptrec"), summary(task, t, "pytorch")
+            if not g or not p:
+                continue
+            ratio = g["median"] / p["median"]
+            table.append({"task": task, "threads": t, "gptrec": g, "pytorch": p, "ratio": ratio})
+            print(f"| {task} | {t} | {fmt_rate(g)} | {fmt_rate(p)} | {ratio:.2f}x | "
+                  f"{g['rss']:.0f} / {p['rss']:.0f} |")
+    results["table"] = table
+    if args.int8_model:
+        print()
+        int8_mib = os.path.getsize(os.path.join(args.int8_model, "model.safetensors")) / 2**20
+        print(f"int8 decode ({args.int8_model}, weights file {int8_mib:.0f} MiB):")
+        print()
+        print("| threads | gptrec int8 tok/s median (min-max) | gptrec f32 | int8 / f32 | "
+              "int8 / PyTorch f32 | peak RSS MiB |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for t in threads_list:
+            q, g = summary("decode", t, "gptrec-int8"), summary("decode", t, "gptrec")
+            p = summary("decode", t, "pytorch")
+            if q and g and p:
+                print(f"| {t} | {fmt_rate(q)} | {g['median']:.1f} | {q['median'] / g['median']:.2f}x | "
+                      f"{q['median'] / p['median']:.2f}x | {q['rss']:.0f} |")
+                results.setdefault("int8", []).append({"threads": t, "int8": q, "f32": g})
+
+    print()
+    print("| task | threads | side | achieved | limit | % of limit |")
+    print("|---|---:|---|---:|---:|---:|")
+    for row in table:
+        t, task = row["threads"], row["task"]
+        lim = limits[t]
+        peak = max(g["512x768x2304"] for g in lim["gemm"].values())
+        for side in ("gptrec", "pytorch"):
+            rate = row[side]["median"]
+            if task.startswith("prefill"):
+                T = int(task.removeprefix("prefill"))
+                gflops = prefill_flops(T) * rate / T / 1e9
+                print(f"| {task} | {t} | {side} | {gflops:.1f} GFLOP/s | {peak:.1f} GFLOP/s "
+                      f"(best GEMM 512x768x2304) | {100 * gflops / peak:.0f}% |")
+            elif task == "decode":
+                gbs = decode_bytes(32 + 64) * rate / 1e9
+                bw = lim["bandwidth_gbs"]
+                roof = bw * 1e9 / decode_bytes(32 + 64)
+                print(f"| decode | {t} | {side} | {gbs:.1f} GB/s of weights + KV | {bw:.1f} GB/s "
+                      f"(roofline {roof:.0f} tok/s) | {100 * gbs / bw:.0f}% |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# gptrec against PyTorch 1.13 at its best on a GPT-2-124M-shaped random model, in one run, with
+# the machine's limits (fp32 GEMM GFLOP/s, read bandwidth). docs/BENCHMARKS.md#speed has results.
+#
+#   bench/run_speed_bench.sh [BUILD_DIR] [-- driver options]
+#
+# BUILD_DIR (default build-bench) is configured with -DGPTREC_BUILD_BENCHMARKS=ON and built if
+# its gptrec_bench_speed is missing. The model is written once by tools/make_fixtures.py
+# --gpt2-shaped to $GPTREC_BENCH_MODEL (default /tmp/gptrec-bench-gpt2, ~500 MB, not committed).
+# Driver options (bench/run_speed_bench.py): --threads 1,2 --runs 5 --warmup 1 --rounds 1
+# --tasks prefill128,prefill512,decode,score --torch-blas auto|openmp|pthread --json FILE.
+# The int8 copy of the model ($GPTREC_BENCH_MODEL-int8, `gptrec quantize`) is timed on decode
+# too (gptrec only), against gptrec's float32 decode.
+#
+# Needs Debian's python3-torch and OpenBLAS (libopenblas0-openmp and/or libopenblas0-pthread;
+# PyTorch gets the faster of the two at each thread count, chosen from the GEMM measurement).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=build-bench
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then build=$1; shift; fi
+[ "${1:-}" = "--" ] && shift
+model=${GPTREC_BENCH_MODEL:-/tmp/gptrec-bench-gpt2}
+
+if [ ! -x "$build/bench/gptrec_bench_speed" ] || [ ! -x "$build/gptrec" ]; then
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGPTREC_BUILD_BENCHMARKS=ON \
+    -DGPTREC_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target gptrec_bench_speed gptrec_cli
+fi
+if [ ! -f "$model/model.safetensors" ]; then
+  /usr/bin/python3 tools/make_fixtures.py --gpt2-shaped "$model"
+fi
+if [ ! -f "$model-int8/model.safetensors" ]; then
+  "$build/gptrec" quantize "$model" "$model-int8" --type int8
+fi
+exec /usr/bin/python3 bench/run_speed_bench.py --build "$build" --model "$model" \
+  --int8-model "$model-int8" "$@"
