@@ -53,45 +53,15 @@ Invocation command(std::vector<std::string> args) {
   return inv;
 }
 
-struct Outcome {
-  int status = -1;  // exit status, or 128 + signal
-  std::string out, err;
-};
+using Outcome = gptrec::test::CliResult;
 
-Outcome run_limited(const Invocation& inv, const fs::path& dir) {
-  const std::string cli = GPTREC_CLI;
-  const fs::path in_path = dir / ".stdin", out_path = dir / ".stdout", err_path = dir / ".stderr";
-  write_file(in_path, inv.stdin_text);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    const rlimit limit{kAddressSpaceLimit, kAddressSpaceLimit};
-    if (kLimitAddressSpace && ::setrlimit(RLIMIT_AS, &limit) != 0) ::_exit(126);
-    const int in = ::open(in_path.c_str(), O_RDONLY);
-    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    ::close(in);
-    ::close(out);
-    ::close(err);
-    if (inv.close_stdin) ::close(0);
-    if (inv.close_stdout) ::close(1);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(cli.c_str()));
-    for (const auto& a : inv.args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(cli.c_str(), argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  Outcome o;
-  o.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  o.out = read_file(out_path);
-  o.err = read_file(err_path);
-  return o;
+Outcome run_limited(const Invocation& inv) {
+  gptrec::test::CliOptions options;
+  options.stdin_text = inv.stdin_text;
+  options.close_stdin = inv.close_stdin;
+  options.close_stdout = inv.close_stdout;
+  if (kLimitAddressSpace) options.address_space_limit = kAddressSpaceLimit;
+  return gptrec::test::run_cli_with(inv.args, options);
 }
 
 fs::path fixture_model() { return gptrec::test::model_dir("tiny-items"); }
@@ -559,7 +529,7 @@ TEST_P(BadInput, FailsCleanly) {
   if (c.needs_address_limit && !kLimitAddressSpace) GTEST_SKIP() << "needs the address-space limit";
   gptrec::test::TempDir tmp;
   const Invocation inv = c.prepare(tmp.path());
-  const Outcome o = run_limited(inv, tmp.path());
+  const Outcome o = run_limited(inv);
 
   EXPECT_LT(o.status, 128) << "crashed: " << o.err;
   EXPECT_EQ(o.status, c.status) << o.err;

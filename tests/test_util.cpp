@@ -1,6 +1,7 @@
 #include "test_util.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,20 +93,35 @@ void write_random_gpt2_model(const std::filesystem::path& dir, int n_positions) 
 }
 
 CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
+  CliOptions options;
+  options.stdin_text = stdin_text;
+  return run_cli_with(args, options);
+}
+
+CliResult run_cli_with(const std::vector<std::string>& args, const CliOptions& options) {
   const std::string cli = GPTREC_CLI;
   if (cli.empty()) throw std::runtime_error("the CLI was not built");
   TempDir tmp;
   const auto in_path = tmp / "stdin", out_path = tmp / "stdout", err_path = tmp / "stderr";
-  write_file(in_path, stdin_text);
+  write_file(in_path, options.stdin_text);
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    if (options.address_space_limit != 0) {
+      const rlimit limit{options.address_space_limit, options.address_space_limit};
+      if (::setrlimit(RLIMIT_AS, &limit) != 0) ::_exit(126);
+    }
     const int in = ::open(in_path.c_str(), O_RDONLY);
     const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(in, 0);
     ::dup2(out, 1);
     ::dup2(err, 2);
+    ::close(in);
+    ::close(out);
+    ::close(err);
+    if (options.close_stdin) ::close(0);
+    if (options.close_stdout) ::close(1);
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(cli.c_str()));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -1,6 +1,7 @@
 // Helpers shared by the tests: fixture paths, temporary directories, running the CLI.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -43,5 +44,14 @@ struct CliResult {
 
 // Runs the gptrec CLI with `args`, feeding `stdin_text` to its standard input.
 CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "");
+
+// How run_cli_with runs the CLI.
+struct CliOptions {
+  std::string stdin_text;
+  bool close_stdin = false;                // run with fd 0 closed
+  bool close_stdout = false;               // run with fd 1 closed
+  std::uint64_t address_space_limit = 0;  // bytes (RLIMIT_AS in the child); 0: no limit
+};
+CliResult run_cli_with(const std::vector<std::string>& args, const CliOptions& options);
 
 }  // namespace gptrec::test
