@@ -130,23 +130,17 @@ long long complete_lines(const std::string& path) {
   if (fd < 0) throw Error(ErrorCode::kIo, path + ": cannot open (" + std::strerror(errno) + ")");
   long long lines = 0;
   std::uintmax_t size = 0, keep = 0;  // bytes read; bytes up to the last "\n"
-  char chunk[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      throw Error(ErrorCode::kIo, path + ": read failed (" + why + ")");
-    }
-    if (n == 0) break;
-    for (const char* p = chunk; (p = static_cast<const char*>(std::memchr(
-                                     p, '\n', static_cast<std::size_t>(chunk + n - p))));) {
-      ++lines;
-      ++p;
-      keep = size + static_cast<std::uintmax_t>(p - chunk);
-    }
-    size += static_cast<std::uintmax_t>(n);
+  try {
+    read_chunks(fd, path, [&](std::string_view chunk) {
+      for (std::size_t at = chunk.find('\n'); at != std::string_view::npos; at = chunk.find('\n', at + 1)) {
+        ++lines;
+        keep = size + at + 1;
+      }
+      size += chunk.size();
+    });
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
   ::close(fd);
   if (keep != size) {

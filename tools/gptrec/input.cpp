@@ -13,6 +13,20 @@
 
 namespace gptrec::cli {
 
+void read_chunks(int fd, const std::string& name, const std::function<void(std::string_view)>& consume) {
+  char chunk[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const std::string why = std::strerror(errno);
+      throw Error(ErrorCode::kIo, name + ": read failed (" + why + ")");
+    }
+    if (n == 0) return;
+    consume(std::string_view(chunk, static_cast<std::size_t>(n)));
+  }
+}
+
 std::string read_input(const std::string& path, std::uint64_t max_bytes) {
   const bool is_stdin = path == "-";
   const std::string name = is_stdin ? "<stdin>" : path;
@@ -22,22 +36,16 @@ std::string read_input(const std::string& path, std::uint64_t max_bytes) {
   const int fd = is_stdin ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(ErrorCode::kIo, name + ": cannot open (" + std::strerror(errno) + ")");
   std::string text;
-  char chunk[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string why = std::strerror(errno);
-      if (!is_stdin) ::close(fd);
-      throw Error(ErrorCode::kIo, name + ": read failed (" + why + ")");
-    }
-    if (n == 0) break;
-    if (text.size() + static_cast<std::size_t>(n) > max_bytes) {
-      if (!is_stdin) ::close(fd);
-      throw Error(ErrorCode::kBadInput, name + ": larger than " + std::to_string(max_bytes >> 20) +
-                                            " MiB, the limit for this input");
-    }
-    text.append(chunk, static_cast<std::size_t>(n));
+  try {
+    read_chunks(fd, name, [&](std::string_view chunk) {
+      if (text.size() + chunk.size() > max_bytes)
+        throw Error(ErrorCode::kBadInput, name + ": larger than " + std::to_string(max_bytes >> 20) +
+                                              " MiB, the limit for this input");
+      text.append(chunk);
+    });
+  } catch (...) {
+    if (!is_stdin) ::close(fd);
+    throw;
   }
   if (!is_stdin) ::close(fd);
   return text;

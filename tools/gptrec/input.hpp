@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace gptrec::cli {
 
@@ -16,6 +18,10 @@ constexpr std::uint64_t kMaxCatalogBytes = std::uint64_t{64} << 20;
 // Throws Error(kIo) naming the file when it cannot be read (a directory, a closed stdin), and
 // Error(kBadInput) when it is larger than max_bytes (without reading more than that).
 std::string read_input(const std::string& path, std::uint64_t max_bytes = kMaxDocumentBytes);
+
+// Reads `fd` to its end in chunks of 64 KiB, passing each to `consume` (EINTR is retried). Throws
+// Error(kIo) naming `name` when a read fails; does not close `fd`.
+void read_chunks(int fd, const std::string& name, const std::function<void(std::string_view)>& consume);
 
 }  // namespace gptrec::cli
 
