@@ -90,6 +90,9 @@ def main():
     bench = os.path.join(args.build, "bench", "gptrec_bench_speed")
     torch_py = [sys.executable, os.path.join(HERE, "speed_torch.py"), args.model]
     cfg, prefill_flops, decode_bytes = model_numbers(args.model)
+    C, L, V = cfg["n_embd"], cfg["n_layer"], cfg["vocab_size"]
+    block_params = L * (C * 3 * C + C * C + 2 * C * (cfg.get("n_inner") or 4 * C))
+    int8_mib = 0
     results = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "loadavg_start": open("/proc/loadavg").read().split()[:3], "limits": {}, "runs": []}
 
@@ -147,14 +150,14 @@ def main():
                     c["rss"] = max(c["rss"], r["peak_rss_mb"])
                     print(f"round {rnd + 1}, {t} thread(s), {task}, {side}: median "
                           f"{r['median']:.1f} tok/s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
-                if task == "decode" and args.int8_model:
+                if args.int8_model:
                     r = run_json([bench, args.int8_model] + common, gptrec_env(t))
                     r["side"] = "gptrec-int8"
                     results["runs"].append(r)
                     c = collected.setdefault((task, t, "gptrec-int8"), {"rates": [], "rss": 0.0})
                     c["rates"] += r["rates"]
                     c["rss"] = max(c["rss"], r["peak_rss_mb"])
-                    print(f"round {rnd + 1}, {t} thread(s), decode, gptrec int8: median "
+                    print(f"round {rnd + 1}, {t} thread(s), {task}, gptrec int8: median "
                           f"{r['median']:.1f} tok/s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
 
     results["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
@@ -186,21 +189,40 @@ def main():
             print(f"| {task} | {t} | {fmt_rate(g)} | {fmt_rate(p)} | {ratio:.2f}x | "
                   f"{g['rss']:.0f} / {p['rss']:.0f} |")
     results["table"] = table
+    kv_decode_mib = 4 * 2 * L * (32 + 128) * C / 2**20  # the decode session's cache (160 positions)
     if args.int8_model:
         print()
         int8_mib = os.path.getsize(os.path.join(args.int8_model, "model.safetensors")) / 2**20
-        print(f"int8 decode ({args.int8_model}, weights file {int8_mib:.0f} MiB):")
+        print(f"int8 ({args.int8_model}, weights file {int8_mib:.0f} MiB), each task beside "
+              "gptrec float32 and PyTorch float32:")
         print()
-        print("| threads | gptrec int8 tok/s median (min-max) | gptrec f32 | int8 / f32 | "
+        print("| task | threads | gptrec int8 tok/s median (min-max) | gptrec f32 | int8 / f32 | "
               "int8 / PyTorch f32 | peak RSS MiB |")
-        print("|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for task in tasks:
+            for t in threads_list:
+                q, g = summary(task, t, "gptrec-int8"), summary(task, t, "gptrec")
+                p = summary(task, t, "pytorch")
+                if q and g and p:
+                    print(f"| {task} | {t} | {fmt_rate(q)} | {g['median']:.1f} | "
+                          f"{q['median'] / g['median']:.2f}x | {q['median'] / p['median']:.2f}x | "
+                          f"{q['rss']:.0f} |")
+                    results.setdefault("int8", []).append(
+                        {"task": task, "threads": t, "int8": q, "f32": g})
+
+    print()
+    print("Peak RSS of decode against the weights file plus the KV cache "
+          f"({kv_decode_mib:.1f} MiB for the 160-position session):")
+    print()
+    print("| model | threads | peak RSS MiB | weights + KV MiB | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for side, mib in (("gptrec", weight_mb), ("gptrec-int8", int8_mib),
+                      ("pytorch", weight_mb)):
         for t in threads_list:
-            q, g = summary("decode", t, "gptrec-int8"), summary("decode", t, "gptrec")
-            p = summary("decode", t, "pytorch")
-            if q and g and p:
-                print(f"| {t} | {fmt_rate(q)} | {g['median']:.1f} | {q['median'] / g['median']:.2f}x | "
-                      f"{q['median'] / p['median']:.2f}x | {q['rss']:.0f} |")
-                results.setdefault("int8", []).append({"threads": t, "int8": q, "f32": g})
+            c = summary("decode", t, side)
+            if c:
+                print(f"| {side} | {t} | {c['rss']:.0f} | {mib + kv_decode_mib:.0f} | "
+                      f"{c['rss'] / (mib + kv_decode_mib):.2f} |")
 
     print()
     print("| task | threads | side | achieved | limit | % of limit |")
@@ -222,6 +244,13 @@ def main():
                 roof = bw * 1e9 / decode_bytes(32 + 64)
                 print(f"| decode | {t} | {side} | {gbs:.1f} GB/s of weights + KV | {bw:.1f} GB/s "
                       f"(roofline {roof:.0f} tok/s) | {100 * gbs / bw:.0f}% |")
+        if task == "decode" and args.int8_model and summary("decode", t, "gptrec-int8"):
+            # Int8 bytes per token: one byte per block and head weight, plus the float32 KV cache.
+            per_token = block_params + V * C + 4 * 2 * L * (32 + 64) * C
+            rate = summary("decode", t, "gptrec-int8")["median"]
+            gbs, bw = per_token * rate / 1e9, lim["bandwidth_gbs"]
+            print(f"| decode | {t} | gptrec int8 | {gbs:.1f} GB/s of weights + KV | {bw:.1f} GB/s "
+                  f"(roofline {bw * 1e9 / per_token:.0f} tok/s) | {100 * gbs / bw:.0f}% |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1, default=str)

@@ -27,8 +27,7 @@ struct Workspace {
   RowMatrix mlp;     // (N, n_inner)
   RowMatrix logits;  // (rows, V)
   std::vector<RowMatrix> scores;  // per thread: (T, keys)
-  std::vector<Eigen::Index> first_row;
-  Eigen::VectorXf dequantized;  // an int8 matrix widened to float32 for a many-row product  // per segment: its first row in x; then the total
+  std::vector<Eigen::Index> first_row;  // per segment: its first row in x; then the total
 };
 
 // Checks every segment (ids in the vocabulary, positions within the context and the cache), runs

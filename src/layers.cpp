@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -46,20 +48,6 @@ void layer_norm(ConstMatrixRef x, ConstRowVectorMap weight, ConstRowVectorMap bi
 }
 
 namespace {
-
-#if defined(__AVX512F__)
-// 16 int8 at p as 16 floats.
-inline __m512 widen16(const std::int8_t* p) {
-  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
-}
-#endif
-#if defined(__AVX2__)
-// 8 int8 at p as 8 floats.
-inline __m256 widen8(const std::int8_t* p) {
-  return _mm256_cvtepi32_ps(
-      _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-}
-#endif
 
 // Calls part(begin, end) on `threads` contiguous ranges of [0, n) whose bounds are multiples of 16
 // (whole 64-byte lines of float columns), one range per thread.
@@ -110,92 +98,184 @@ void matmul_transposed(ConstMatrixRef x, ConstMatrixRef w_t, MatrixRef out, int 
   out.noalias() = x * w_t.transpose();
 }
 
-void linear_int8(const float* x, const std::int8_t* q, const float* scale, Eigen::Index k,
-                 Eigen::Index n, const float* b, float* out, int threads) {
-  split_columns(n, threads, [&](Eigen::Index begin, Eigen::Index end) {
-    // Columns in chunks whose float sums stay in L1; four rows of q per pass over the sums.
-    constexpr Eigen::Index kChunk = 2048;
-    alignas(64) float acc[kChunk];
-    for (Eigen::Index c0 = begin; c0 < end; c0 += kChunk) {
-      const Eigen::Index w = std::min(kChunk, end - c0);
-      for (Eigen::Index j = 0; j < w; ++j) acc[j] = 0.0f;
-      Eigen::Index i = 0;
-      for (; i + 4 <= k; i += 4) {
-        const std::int8_t* r0 = q + i * n + c0;
-        const std::int8_t* r1 = r0 + n;
-        const std::int8_t* r2 = r1 + n;
-        const std::int8_t* r3 = r2 + n;
-        const float x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
-        // The compiler's vectorization of this loop (AVX-512 or AVX2 with -march=native) ran
-        // faster than hand-written intrinsics that widen 16 bytes at a time.
-#pragma omp simd
-        for (Eigen::Index j = 0; j < w; ++j)
-          acc[j] += x0 * static_cast<float>(r0[j]) + x1 * static_cast<float>(r1[j]) +
-                    x2 * static_cast<float>(r2[j]) + x3 * static_cast<float>(r3[j]);
-      }
-      for (; i < k; ++i) {
-        const std::int8_t* r = q + i * n + c0;
-        const float xi = x[i];
-#pragma omp simd
-        for (Eigen::Index j = 0; j < w; ++j) acc[j] += xi * static_cast<float>(r[j]);
-      }
-      for (Eigen::Index j = 0; j < w; ++j) out[c0 + j] = acc[j] * scale[c0 + j] + b[c0 + j];
-    }
-  });
-}
+namespace {
 
-void matvec_int8_rows(const float* x, const std::int8_t* q, const float* scale, Eigen::Index n,
-                      Eigen::Index k, float* out, int threads) {
-  split_columns(n, threads, [&](Eigen::Index begin, Eigen::Index end) {
-    // Each row is a contiguous stream; its sum is kept in four vectors of partial sums (one
-    // chain of FMAs is bound by their latency, below the memory bandwidth).
-    for (Eigen::Index r = begin; r < end; ++r) {
-      const std::int8_t* row = q + r * k;
-      Eigen::Index j = 0;
-      float sum = 0.0f;
-#if defined(__AVX512F__)
-      __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-      for (; j + 64 <= k; j += 64) {
-        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j), widen16(row + j), s0);
-        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 16), widen16(row + j + 16), s1);
-        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 32), widen16(row + j + 32), s2);
-        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 48), widen16(row + j + 48), s3);
-      }
-      sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-#elif defined(__AVX2__) && defined(__FMA__)
-      __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-      for (; j + 32 <= k; j += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), widen8(row + j), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 8), widen8(row + j + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 16), widen8(row + j + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 24), widen8(row + j + 24), s3);
-      }
-      const __m256 t = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-      __m128 h = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
-      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-      h = _mm_add_ss(h, _mm_movehdup_ps(h));
-      sum = _mm_cvtss_f32(h);
+// Calls part(begin, end) on `threads` contiguous ranges of [0, n), one per thread.
+template <typename Part>
+void split_range(Eigen::Index n, int threads, const Part& part) {
+#ifdef _OPENMP
+  threads = static_cast<int>(std::min<Eigen::Index>(threads, n));
+  if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+    {
+      const Eigen::Index t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const Eigen::Index begin = n * t / nt, end = n * (t + 1) / nt;
+      if (end > begin) part(begin, end);
+    }
+    return;
+  }
+#else
+  (void)threads;
 #endif
-      for (; j < k; ++j) sum += x[j] * static_cast<float>(row[j]);
-      out[r] = sum * scale[r];
+  part(0, n);
+}
+
+// The rows of x quantized for linear_int8: per row and block of kInt8Block inputs, the int8
+// values, their scale, and the int32 sum the block's products start from, -128 * sum(xq), which
+// cancels the +128 of the unsigned weights.
+struct QuantizedRows {
+  std::vector<std::int8_t> q;       // (rows, k_padded)
+  std::vector<float> scale;         // (rows, blocks)
+  std::vector<std::int32_t> start;  // (rows, blocks)
+};
+
+void quantize_rows(ConstMatrixRef x, Eigen::Index k_padded, QuantizedRows& out) {
+  const Eigen::Index rows = x.rows(), k = x.cols(), blocks = k_padded / kInt8Block;
+  out.q.assign(static_cast<std::size_t>(rows * k_padded), 0);
+  out.scale.resize(static_cast<std::size_t>(rows * blocks));
+  out.start.resize(static_cast<std::size_t>(rows * blocks));
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    const float* in = x.data() + r * x.outerStride();
+    std::int8_t* q = out.q.data() + r * k_padded;
+    for (Eigen::Index blk = 0; blk < blocks; ++blk) {
+      const Eigen::Index begin = blk * kInt8Block, end = std::min(k, begin + kInt8Block);
+      float m = 0.0f;
+      for (Eigen::Index i = begin; i < end; ++i) m = std::max(m, std::fabs(in[i]));
+      const float inv = m > 0.0f ? 127.0f / m : 0.0f;
+      std::int32_t sum = 0;
+      for (Eigen::Index i = begin; i < end; ++i) {
+        const auto v = static_cast<std::int32_t>(std::nearbyint(in[i] * inv));
+        q[i] = static_cast<std::int8_t>(std::clamp(v, -127, 127));
+        sum += q[i];
+      }
+      out.scale[static_cast<std::size_t>(r * blocks + blk)] = m / 127.0f;
+      out.start[static_cast<std::size_t>(r * blocks + blk)] = -128 * sum;
+    }
+  }
+}
+
+// One panel (64 output channels) for one quantized row: acc[c] = sum over blocks of
+// scale_blk * (start_blk + sum_i (w[c][i] + 128) * xq[i]) = sum_i x~[i] * q[c][i].
+inline void panel_product(const std::uint8_t* panel, const std::int8_t* xq, const float* xscale,
+                          const std::int32_t* xstart, Eigen::Index blocks, float* acc) {
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+  __m512 f0 = _mm512_setzero_ps(), f1 = f0, f2 = f0, f3 = f0;
+  for (Eigen::Index blk = 0; blk < blocks; ++blk) {
+    __m512i a0 = _mm512_set1_epi32(xstart[blk]), a1 = a0, a2 = a0, a3 = a0;
+    const std::uint8_t* w = panel + blk * (kInt8Block / 4) * 256;
+    const std::int8_t* xb = xq + blk * kInt8Block;
+    for (int g = 0; g < kInt8Block / 4; ++g, w += 256) {
+      std::int32_t four;
+      std::memcpy(&four, xb + 4 * g, 4);
+      const __m512i xv = _mm512_set1_epi32(four);
+      a0 = _mm512_dpbusd_epi32(a0, _mm512_load_si512(w), xv);
+      a1 = _mm512_dpbusd_epi32(a1, _mm512_load_si512(w + 64), xv);
+      a2 = _mm512_dpbusd_epi32(a2, _mm512_load_si512(w + 128), xv);
+      a3 = _mm512_dpbusd_epi32(a3, _mm512_load_si512(w + 192), xv);
+    }
+    const __m512 s = _mm512_set1_ps(xscale[blk]);
+    f0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a0), s, f0);
+    f1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a1), s, f1);
+    f2 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a2), s, f2);
+    f3 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a3), s, f3);
+  }
+  _mm512_store_ps(acc, f0);
+  _mm512_store_ps(acc + 16, f1);
+  _mm512_store_ps(acc + 32, f2);
+  _mm512_store_ps(acc + 48, f3);
+#else
+  for (Eigen::Index c = 0; c < kInt8Panel; ++c) acc[c] = 0.0f;
+  alignas(64) std::int32_t a[kInt8Panel];
+  for (Eigen::Index blk = 0; blk < blocks; ++blk) {
+    for (Eigen::Index c = 0; c < kInt8Panel; ++c) a[c] = xstart[blk];
+    const std::uint8_t* w = panel + blk * (kInt8Block / 4) * 256;
+    const std::int8_t* xb = xq + blk * kInt8Block;
+    for (int g = 0; g < kInt8Block / 4; ++g, w += 256)
+      for (Eigen::Index c = 0; c < kInt8Panel; ++c)
+        for (int j = 0; j < 4; ++j)
+          a[c] += static_cast<std::int32_t>(w[c * 4 + j]) * static_cast<std::int32_t>(xb[4 * g + j]);
+    for (Eigen::Index c = 0; c < kInt8Panel; ++c) acc[c] += xscale[blk] * static_cast<float>(a[c]);
+  }
+#endif
+}
+
+}  // namespace
+
+void pack_int8(const std::int8_t* q, bool output_rows, const PackedInt8& w, std::uint8_t* out,
+               int threads) {
+  const Eigen::Index k = w.k, n = w.n, groups = w.k_padded() / 4;
+  split_range(w.n_padded() / kInt8Panel, threads, [&](Eigen::Index begin, Eigen::Index end) {
+    for (Eigen::Index p = begin; p < end; ++p) {
+      std::uint8_t* panel = out + p * groups * 256;
+      for (Eigen::Index g = 0; g < groups; ++g)
+        for (Eigen::Index c = 0; c < kInt8Panel; ++c)
+          for (Eigen::Index j = 0; j < 4; ++j) {
+            const Eigen::Index col = p * kInt8Panel + c, i = 4 * g + j;
+            const std::int8_t v =
+                col < n && i < k ? (output_rows ? q[col * k + i] : q[i * n + col]) : 0;
+            panel[g * 256 + c * 4 + j] = static_cast<std::uint8_t>(v + 128);
+          }
     }
   });
 }
 
-void dequantize_int8(const std::int8_t* q, const float* scale, Eigen::Index rows,
-                     Eigen::Index cols, bool scale_per_row, MatrixRef out, int threads) {
-  split_columns(rows, threads, [&](Eigen::Index begin, Eigen::Index end) {
-    for (Eigen::Index r = begin; r < end; ++r) {
-      const std::int8_t* in = q + r * cols;
-      float* o = &out(r, 0);
-      if (scale_per_row) {
-        const float s = scale[r];
-        for (Eigen::Index j = 0; j < cols; ++j) o[j] = static_cast<float>(in[j]) * s;
-      } else {
-        for (Eigen::Index j = 0; j < cols; ++j) o[j] = static_cast<float>(in[j]) * scale[j];
+void linear_int8(ConstMatrixRef x, const PackedInt8& w, const float* b, MatrixRef out,
+                 int threads) {
+  // The caller's thread quantizes x once; its buffers are reused by later calls on the thread.
+  // (A reference: inside the parallel region the name of a thread_local would mean each worker's own.)
+  thread_local QuantizedRows caller_rows;
+  QuantizedRows& xq = caller_rows;
+  const Eigen::Index kp = w.k_padded(), blocks = kp / kInt8Block, rows = x.rows();
+  quantize_rows(x, kp, xq);
+  const std::size_t panel_bytes = static_cast<std::size_t>(kp) * kInt8Panel;
+  split_range(w.n_padded() / kInt8Panel, threads, [&](Eigen::Index begin, Eigen::Index end) {
+    alignas(64) float acc[kInt8Panel];
+    for (Eigen::Index p = begin; p < end; ++p) {
+      const Eigen::Index col0 = p * kInt8Panel, width = std::min(kInt8Panel, w.n - col0);
+      // Every row uses the panel while it is in cache: the weights are read from memory once.
+      for (Eigen::Index r = 0; r < rows; ++r) {
+        panel_product(w.data + p * panel_bytes, xq.q.data() + r * kp, xq.scale.data() + r * blocks,
+                      xq.start.data() + r * blocks, blocks, acc);
+        float* o = &out(r, col0);
+        if (b != nullptr) {
+          for (Eigen::Index c = 0; c < width; ++c) o[c] = acc[c] * w.scale[col0 + c] + b[col0 + c];
+        } else {
+          for (Eigen::Index c = 0; c < width; ++c) o[c] = acc[c] * w.scale[col0 + c];
+        }
       }
     }
   });
+}
+
+void dequantize_int8(const PackedInt8& w, bool output_rows, MatrixRef out, int threads) {
+  const Eigen::Index groups = w.k_padded() / 4;
+  split_range(w.n_padded() / kInt8Panel, threads, [&](Eigen::Index begin, Eigen::Index end) {
+    for (Eigen::Index p = begin; p < end; ++p) {
+      const std::uint8_t* panel = w.data + p * groups * 256;
+      const Eigen::Index col0 = p * kInt8Panel, width = std::min(kInt8Panel, w.n - col0);
+      for (Eigen::Index g = 0; g < groups; ++g)
+        for (Eigen::Index j = 0; j < 4 && 4 * g + j < w.k; ++j) {
+          const Eigen::Index i = 4 * g + j;
+          for (Eigen::Index c = 0; c < width; ++c) {
+            const float v = static_cast<float>(static_cast<int>(panel[g * 256 + c * 4 + j]) - 128) *
+                            w.scale[col0 + c];
+            if (output_rows)
+              out(col0 + c, i) = v;
+            else
+              out(i, col0 + c) = v;
+          }
+        }
+    }
+  });
+}
+
+void dequantize_int8_rows(const std::int8_t* q, const float* scale, Eigen::Index rows,
+                          Eigen::Index cols, MatrixRef out) {
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    const std::int8_t* in = q + r * cols;
+    const float s = scale[r];
+    for (Eigen::Index j = 0; j < cols; ++j) out(r, j) = static_cast<float>(in[j]) * s;
+  }
 }
 
 void gelu_tanh(MatrixRef x) {

@@ -10,6 +10,11 @@
 #include "io.hpp"
 #include "json_document.hpp"
 
+#ifdef __linux__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 namespace gptrec {
 
 using json = nlohmann::json;
@@ -59,6 +64,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   f.source_ = path.string();
   f.bytes_ = mapped->bytes();
   f.owner_ = std::move(mapped);
+  f.mapped_ = true;
   f.parse();
   return f;
 }
@@ -178,6 +184,27 @@ const TensorInfo* SafetensorsFile::find(std::string_view name) const {
 
 std::span<const std::byte> SafetensorsFile::data(const TensorInfo& t) const {
   return bytes_.subspan(data_start_ + t.begin, t.end - t.begin);
+}
+
+void SafetensorsFile::release(const TensorInfo& t) const { release(t, 0, t.end - t.begin); }
+
+void SafetensorsFile::release(const TensorInfo& t, std::uint64_t first, std::uint64_t count) const {
+#if defined(__linux__) && defined(MADV_DONTNEED)
+  if (!mapped_) return;
+  const auto all = data(t);
+  first = std::min<std::uint64_t>(first, all.size());
+  count = std::min<std::uint64_t>(count, all.size() - first);
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto from = reinterpret_cast<std::uintptr_t>(all.data()) + first;
+  const auto begin = (from + page - 1) & ~(page - 1);
+  const auto end = (from + count) & ~(page - 1);
+  // A read-only private mapping of the file: the pages are dropped and read again on demand.
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+#else
+  (void)t;
+  (void)first;
+  (void)count;
+#endif
 }
 
 void SafetensorsFile::read_as_float32(const TensorInfo& t, std::span<float> out) const {

@@ -331,3 +331,27 @@ TEST_F(BadModel, UnknownActivation) {
   EXPECT_NE(load_error().find("config.json: \"activation_function\": unsupported value \"swish\""),
             std::string::npos);
 }
+
+TEST(Model, LargeMatricesCopiedAtLoadKeepTheFilesValues) {
+  // Width 16 with GPT-2's vocabulary: the tied embedding and head (50257 x 16 floats, 3.2 MB) is
+  // above the 1 MiB from which float32 matrices are copied into huge pages at load.
+  test::TempDir tmp;
+  test::write_random_gpt2_model(tmp.path(), 32);
+  const Model model = Model::load(tmp.path());
+  const auto file = SafetensorsFile::open(tmp.path() / "model.safetensors");
+  const TensorInfo* wte = file.find("wte.weight");
+  ASSERT_NE(wte, nullptr);
+  std::vector<float> want(static_cast<std::size_t>(wte->numel()));
+  file.read_as_float32(*wte, want);
+  const WeightTensor& got = model.weights().wte;
+  EXPECT_EQ(model.weights().head.data, got.data);  // tied: one copy serves both
+  EXPECT_NE(reinterpret_cast<const std::byte*>(got.data), file.data(*wte).data());
+  ASSERT_EQ(static_cast<std::size_t>(got.rows * got.cols), want.size());
+  EXPECT_EQ(std::memcmp(got.data, want.data(), want.size() * sizeof(float)), 0);
+  // And the model computes from them: a session equals the batch path, which is checked against
+  // the PyTorch reference on the fixtures.
+  const std::vector<std::vector<int>> seqs = {{50256, 17, 4242, 9}};
+  Session s(model);
+  const RowMatrix one = s.append(seqs[0]);
+  EXPECT_LE(max_abs_diff(one, forward_batch(model, seqs)[0]), 1e-5);
+}

@@ -137,3 +137,22 @@ TEST(Safetensors, NonFloatTensorCannotBeReadAsFloat) {
   std::vector<float> out(2);
   EXPECT_THROW(f.read_as_float32(*f.find("i"), out), Error);
 }
+
+TEST(Safetensors, ReleasedPagesReadBackFromTheFile) {
+  std::vector<float> a(100000);
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i) * 0.5f;
+  const std::vector<TensorToWrite> tensors = {{"a", DType::kF32, {100000}, as_bytes(a)}};
+  test::TempDir tmp;
+  write_safetensors(tmp / "w.safetensors", tensors);
+  const auto f = SafetensorsFile::open(tmp / "w.safetensors");
+  const TensorInfo* t = f.find("a");
+  ASSERT_NE(t, nullptr);
+  std::vector<float> before(a.size()), after(a.size());
+  f.read_as_float32(*t, before);
+  f.release(*t, 4096, 200000);
+  f.release(*t);
+  f.release(*t, 1u << 30, 10);  // past the end: nothing
+  f.read_as_float32(*t, after);
+  EXPECT_EQ(before, a);
+  EXPECT_EQ(after, a);
+}

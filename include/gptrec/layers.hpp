@@ -11,6 +11,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -46,19 +47,45 @@ void linear(ConstMatrixRef x, ConstMatrixRef w, ConstRowVectorMap b, MatrixRef o
 // (vocab, C) head. One row is split by output rows of w_t across `threads` as above.
 void matmul_transposed(ConstMatrixRef x, ConstMatrixRef w_t, MatrixRef out, int threads = 1);
 
-// Int8 weights (gptrec quantize): w = q * scale, symmetric, one float scale per output channel.
-// The products dequantize on the fly and accumulate in float32 (activations stay float32).
+// Int8 weights (gptrec quantize): w = q * scale with q in [-127, 127], symmetric, one float scale
+// per output channel.
 //
-// out (n) = x (k) * (q (k, n) with column j scaled by scale[j]) + b (n): the Conv1D layout.
-// Split by output columns across `threads`; each thread streams its columns of q once.
-void linear_int8(const float* x, const std::int8_t* q, const float* scale, Eigen::Index k,
-                 Eigen::Index n, const float* b, float* out, int threads = 1);
-// out (n) = (q (n, k) with row i scaled by scale[i]) x (k): the (vocab, C) head layout.
-void matvec_int8_rows(const float* x, const std::int8_t* q, const float* scale, Eigen::Index n,
-                      Eigen::Index k, float* out, int threads = 1);
-// out (rows, cols) = q * scale, the scale per column (scale_per_row false) or per row.
-void dequantize_int8(const std::int8_t* q, const float* scale, Eigen::Index rows,
-                     Eigen::Index cols, bool scale_per_row, MatrixRef out, int threads = 1);
+// For the products, Model::load arranges every int8 matrix once as a PackedInt8: the bytes are
+// q + 128 (unsigned), in panels of 64 output channels, each panel holding its channels' inputs
+// four at a time: [n_padded / 64][k_padded / 4][64 channels][4 inputs]. k_padded is k rounded up
+// to kInt8Block and n_padded is n rounded up to 64; the padding holds zero weights (128).
+inline constexpr Eigen::Index kInt8Block = 32;  // inputs per activation scale
+inline constexpr Eigen::Index kInt8Panel = 64;  // output channels per panel
+
+struct PackedInt8 {
+  const std::uint8_t* data = nullptr;
+  const float* scale = nullptr;  // (n): the channel's scale
+  Eigen::Index k = 0;            // inputs
+  Eigen::Index n = 0;            // outputs
+
+  Eigen::Index k_padded() const { return (k + kInt8Block - 1) / kInt8Block * kInt8Block; }
+  Eigen::Index n_padded() const { return (n + kInt8Panel - 1) / kInt8Panel * kInt8Panel; }
+  std::size_t bytes() const { return static_cast<std::size_t>(k_padded() * n_padded()); }
+};
+
+// Arranges q into `out` (w.bytes() bytes; w.data is not read). q is (k, n) row-major, the
+// Conv1D layout, or with `output_rows` (n, k), the (vocab, C) embedding and head layout.
+void pack_int8(const std::int8_t* q, bool output_rows, const PackedInt8& w, std::uint8_t* out,
+               int threads = 1);
+
+// out (T, n) = x (T, k) * W + b, b (n) or null. Each row of x is quantized to int8 in blocks of
+// kInt8Block inputs (scale max |x| / 127 per block, round to nearest), the products are exact in
+// int32 (AVX-512 VNNI when the build targets it, portable C++ otherwise) and each block's sum is
+// rescaled in float32. Any number of rows: each panel is read from memory once and serves every
+// row while it is in cache. Split by panels across `threads`.
+void linear_int8(ConstMatrixRef x, const PackedInt8& w, const float* b, MatrixRef out,
+                 int threads = 1);
+// out = W in float32: (k, n), or (n, k) with `output_rows`.
+void dequantize_int8(const PackedInt8& w, bool output_rows, MatrixRef out, int threads = 1);
+// out (rows, cols) = q * scale for a (rows, cols) row-major q with one scale per row (the
+// embedding rows of the tokens).
+void dequantize_int8_rows(const std::int8_t* q, const float* scale, Eigen::Index rows,
+                          Eigen::Index cols, MatrixRef out);
 
 // In place, elementwise: GPT-2's tanh approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
 void gelu_tanh(MatrixRef x);

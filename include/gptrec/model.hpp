@@ -9,6 +9,7 @@
 // set_op_threads below) inside itself.
 #pragma once
 
+#include <cstdlib>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -32,6 +33,7 @@ struct WeightTensor {
   const std::int8_t* q = nullptr;
   const float* scale = nullptr;  // per column (Conv1D (in, out) layout) or per row (the head)
   bool scale_per_row = false;
+  PackedInt8 packed;  // int8 matrices the products use: q arranged once at load (layers.hpp)
 
   bool quantized() const { return q != nullptr; }
   ConstMatrixMap matrix() const { return ConstMatrixMap(data, rows, cols); }
@@ -74,7 +76,9 @@ struct ModelInfo {
 // called from many threads at once. Move-only; a moved-from Model must not be used.
 class Model {
  public:
-  // Loads a model directory: config.json + model.safetensors (memory-mapped). Throws
+  // Loads a model directory: config.json + model.safetensors (memory-mapped; float32 matrices of
+  // 1 MiB or more are copied into huge pages and int8 matrices arranged for the int8 products,
+  // the file's pages of each handed back once copied, see docs/FORMATS.md). Throws
   // Error(kBadModel) naming the file and tensor when anything is missing, unreadable, malformed or
   // inconsistent with the config.
   static Model load(const std::filesystem::path& directory);
@@ -98,6 +102,8 @@ class Model {
 
  private:
   Model() = default;
+  void pack_int8_weights();
+  void copy_matrices_to_huge_pages();
 
   ModelConfig config_;
   ModelWeights weights_;
@@ -105,6 +111,8 @@ class Model {
   std::uint64_t id_ = 0;
   std::unique_ptr<SafetensorsFile> file_;          // keeps the mapping alive
   std::vector<std::vector<float>> owned_buffers_;  // converted (F16/BF16) or realigned tensors
+  std::unique_ptr<std::uint8_t, void (*)(void*)> packed_int8_{nullptr, &std::free};
+  std::unique_ptr<std::uint8_t, void (*)(void*)> float_matrices_{nullptr, &std::free};
 };
 
 // Keys and values of every layer and head for the positions a sequence has seen so far.

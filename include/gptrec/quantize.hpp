@@ -6,7 +6,8 @@
 // mlp.c_fc and mlp.c_proj weights (Conv1D (in, out): one scale per column, `<name>_scale` of
 // shape (out)), and the (vocab, C) token embedding and head (one scale per row, shape (vocab)).
 // Everything else (positions, LayerNorms, biases) is copied as it is. Model::load reads the
-// result; the forward pass computes with the int8 weights directly (activations stay float32).
+// result; the forward pass computes with the int8 weights directly, its activations quantized to
+// int8 in blocks of 32 inputs for the products (layers.hpp, linear_int8).
 //
 // Thread-safety: no shared state.
 #pragma once

@@ -62,6 +62,13 @@ class SafetensorsFile {
   // (Error(kInternal) otherwise).
   void read_as_float32(const TensorInfo& t, std::span<float> out) const;
 
+  // For a memory-mapped file: gives the memory of the tensor's whole pages back to the system
+  // (a tensor the caller has copied and will rarely read again); a later read maps them in again
+  // from the file, so data() stays valid. No effect on an in-memory image (from_bytes).
+  void release(const TensorInfo& t) const;
+  // The same for bytes [first, first + count) of the tensor's data (clamped to it).
+  void release(const TensorInfo& t, std::uint64_t first, std::uint64_t count) const;
+
  private:
   SafetensorsFile() = default;
   void parse();
@@ -69,6 +76,7 @@ class SafetensorsFile {
   std::string source_;
   std::shared_ptr<const void> owner_;  // keeps the mapping or buffer alive
   std::span<const std::byte> bytes_;
+  bool mapped_ = false;
   std::size_t data_start_ = 0;
   std::vector<TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
