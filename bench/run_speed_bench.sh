@@ -8,12 +8,15 @@
 # its gptrec_bench_speed is missing. The model is written once by tools/make_fixtures.py
 # --gpt2-shaped to $GPTREC_BENCH_MODEL (default /tmp/gptrec-bench-gpt2, ~500 MB, not committed).
 # Driver options (bench/run_speed_bench.py): --threads 1,2 --runs 5 --warmup 1 --rounds 1
-# --tasks prefill128,prefill512,decode,score --torch-blas auto|openmp|pthread --json FILE.
+# --tasks prefill128,prefill512,decode,score --torch-blas openmp|pthread|auto --json FILE.
+# PyTorch uses OpenBLAS-openmp by default: with the pthread build, OpenBLAS's threads and torch's
+# OpenMP threads oversubscribe the cores (2-thread prefill 512 fell from 1,148 to 409 tok/s), even
+# though the two builds' bare GEMMs are equally fast ("auto" picks the faster bare GEMM).
 # The int8 copy of the model ($GPTREC_BENCH_MODEL-int8, `gptrec quantize`) is timed on decode
 # too (gptrec only), against gptrec's float32 decode.
 #
 # Needs Debian's python3-torch and OpenBLAS (libopenblas0-openmp and/or libopenblas0-pthread;
-# PyTorch gets the faster of the two at each thread count, chosen from the GEMM measurement).
+# see --torch-blas above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build-bench
