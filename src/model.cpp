@@ -6,6 +6,7 @@
 #include <cstring>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "forward.hpp"
 #include "gptrec/error.hpp"
@@ -28,6 +29,23 @@ int load_threads() {
   return 1;
 #endif
 }
+
+// The file's tensors by the address of their first byte (models may have thousands of tensors).
+class TensorsByStart {
+ public:
+  explicit TensorsByStart(const SafetensorsFile& file) {
+    for (const TensorInfo& t : file.tensors())
+      if (t.end > t.begin) by_start_.emplace(file.data(t).data(), &t);
+  }
+  // The tensor of that dtype whose bytes start at `data`, or nullptr (e.g. a converted copy).
+  const TensorInfo* find(const void* data, DType dtype) const {
+    const auto it = by_start_.find(data);
+    return it != by_start_.end() && it->second->dtype == dtype ? it->second : nullptr;
+  }
+
+ private:
+  std::unordered_map<const void*, const TensorInfo*> by_start_;
+};
 
 std::string shape_text(const std::vector<std::int64_t>& shape) {
   std::string s = "[";
@@ -283,12 +301,10 @@ void Model::pack_int8_weights() {
                                           std::to_string(total) + " bytes for the int8 weights");
   packed_int8_.reset(buffer);
   advise_huge_pages(buffer, total);
+  const TensorsByStart tensors(*file_);
   std::uint8_t* next = buffer;
   for (WeightTensor* t : matrices) {
-    const TensorInfo* info = nullptr;
-    for (const TensorInfo& i : file_->tensors())
-      if (i.dtype == DType::kI8 && file_->data(i).data() == reinterpret_cast<const std::byte*>(t->q))
-        info = &i;
+    const TensorInfo* info = tensors.find(t->q, DType::kI8);
     // The file's copy is read no more (a tied head's rows only when a token is embedded): its
     // memory goes back to the system as soon as it is packed, so that loading never holds both
     // copies. A (V, C) head goes in slices of rows, each a contiguous part of the file.
@@ -315,16 +331,12 @@ void Model::copy_matrices_to_huge_pages() {
   // machine's read bandwidth (the hardware prefetchers stop at each page boundary and every page
   // is a TLB miss), from 2 MiB pages at ~86%.
   std::vector<std::pair<WeightTensor*, const TensorInfo*>> matrices;
+  const TensorsByStart tensors(*file_);
   const auto consider = [&](WeightTensor& t) {
     if (t.quantized() || t.data == nullptr || t.rows * t.cols * 4 < (Eigen::Index{1} << 20)) return;
-    for (const auto& [other, info] : matrices)
-      if (other->data == t.data) return;  // a tied head is the embedding
-    for (const TensorInfo& info : file_->tensors())
-      if (info.dtype == DType::kF32 &&
-          file_->data(info).data() == reinterpret_cast<const std::byte*>(t.data)) {
-        matrices.emplace_back(&t, &info);
-        return;
-      }
+    if (&t == &weights_.head && t.data == weights_.wte.data) return;  // tied: the embedding's copy
+    if (const TensorInfo* info = tensors.find(t.data, DType::kF32))
+      matrices.emplace_back(&t, info);
   };
   consider(weights_.wte);
   consider(weights_.wpe);
