@@ -13,8 +13,6 @@
 
 namespace gptrec {
 
-namespace {
-
 int max_threads() {
 #ifdef _OPENMP
   // Inside an enclosing parallel region (even a one-thread team), the caller parallelizes.
@@ -23,6 +21,8 @@ int max_threads() {
   return 1;
 #endif
 }
+
+namespace {
 
 // True when more threads are runnable than there are cores: the 1-minute load average (our own
 // spinning threads included) above the cores plus one half. Then a one-row product split across

@@ -30,6 +30,10 @@ struct Workspace {
   std::vector<Eigen::Index> first_row;  // per segment: its first row in x; then the total
 };
 
+// How many OpenMP threads the calling thread's ops may use: its set_op_threads / OpenMP setting,
+// or 1 inside an enclosing parallel region.
+int max_threads();
+
 // Checks every segment (ids in the vocabulary, positions within the context and the cache), runs
 // the model over all of them, advances each cache, and returns the logits: one row per token with
 // Logits::kAll, each segment's last `last_rows` tokens with Logits::kLast, in segment order.

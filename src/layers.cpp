@@ -49,19 +49,16 @@ void layer_norm(ConstMatrixRef x, ConstRowVectorMap weight, ConstRowVectorMap bi
 
 namespace {
 
-// Calls part(begin, end) on `threads` contiguous ranges of [0, n) whose bounds are multiples of 16
-// (whole 64-byte lines of float columns), one range per thread.
+// Calls part(begin, end) on `threads` contiguous ranges of [0, n), one per thread.
 template <typename Part>
-void split_columns(Eigen::Index n, int threads, const Part& part) {
+void split_range(Eigen::Index n, int threads, const Part& part) {
 #ifdef _OPENMP
-  const Eigen::Index blocks = (n + 15) / 16;
-  threads = static_cast<int>(std::min<Eigen::Index>(threads, blocks));
+  threads = static_cast<int>(std::min<Eigen::Index>(threads, n));
   if (threads > 1) {
 #pragma omp parallel num_threads(threads)
     {
       const Eigen::Index t = omp_get_thread_num(), nt = omp_get_num_threads();
-      const Eigen::Index begin = std::min(n, blocks * t / nt * 16);
-      const Eigen::Index end = std::min(n, blocks * (t + 1) / nt * 16);
+      const Eigen::Index begin = n * t / nt, end = n * (t + 1) / nt;
       if (end > begin) part(begin, end);
     }
     return;
@@ -70,6 +67,14 @@ void split_columns(Eigen::Index n, int threads, const Part& part) {
   (void)threads;
 #endif
   part(0, n);
+}
+
+// The same with bounds that are multiples of 16 (whole 64-byte lines of float columns).
+template <typename Part>
+void split_columns(Eigen::Index n, int threads, const Part& part) {
+  split_range((n + 15) / 16, threads, [&](Eigen::Index begin, Eigen::Index end) {
+    part(begin * 16, std::min(n, end * 16));
+  });
 }
 
 }  // namespace
@@ -99,26 +104,6 @@ void matmul_transposed(ConstMatrixRef x, ConstMatrixRef w_t, MatrixRef out, int 
 }
 
 namespace {
-
-// Calls part(begin, end) on `threads` contiguous ranges of [0, n), one per thread.
-template <typename Part>
-void split_range(Eigen::Index n, int threads, const Part& part) {
-#ifdef _OPENMP
-  threads = static_cast<int>(std::min<Eigen::Index>(threads, n));
-  if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-    {
-      const Eigen::Index t = omp_get_thread_num(), nt = omp_get_num_threads();
-      const Eigen::Index begin = n * t / nt, end = n * (t + 1) / nt;
-      if (end > begin) part(begin, end);
-    }
-    return;
-  }
-#else
-  (void)threads;
-#endif
-  part(0, n);
-}
 
 // The rows of x quantized for linear_int8: per row and block of kInt8Block inputs, the int8
 // values, their scale, and the int32 sum the block's products start from, -128 * sum(xq), which

@@ -14,20 +14,19 @@
 
 #include <unistd.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace gptrec {
 
 namespace {
 
-int load_threads() {
-#ifdef _OPENMP
-  return omp_get_level() > 0 ? 1 : omp_get_max_threads();
-#else
-  return 1;
-#endif
+// A buffer of `bytes` rounded up to whole 2 MiB pages, asked to be backed by huge pages before it
+// is first written; null when it cannot be allocated.
+std::unique_ptr<std::uint8_t, void (*)(void*)> allocate_on_huge_pages(std::size_t bytes) {
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  bytes = (bytes + kHuge - 1) / kHuge * kHuge;
+  std::unique_ptr<std::uint8_t, void (*)(void*)> buffer(
+      static_cast<std::uint8_t*>(std::aligned_alloc(kHuge, bytes)), &std::free);
+  if (buffer) advise_huge_pages(buffer.get(), bytes);
+  return buffer;
 }
 
 // The file's tensors by the address of their first byte (models may have thousands of tensors).
@@ -293,16 +292,12 @@ void Model::pack_int8_weights() {
     t->packed.scale = t->scale;
     total += t->packed.bytes();  // a multiple of 64 * 32
   }
-  constexpr std::size_t kAlign = std::size_t{2} << 20;
-  total = (total + kAlign - 1) / kAlign * kAlign;
-  auto* buffer = static_cast<std::uint8_t*>(std::aligned_alloc(kAlign, total));
-  if (buffer == nullptr)
+  packed_int8_ = allocate_on_huge_pages(total);
+  if (!packed_int8_)
     throw Error(ErrorCode::kBadModel, file_->source() + ": cannot allocate " +
                                           std::to_string(total) + " bytes for the int8 weights");
-  packed_int8_.reset(buffer);
-  advise_huge_pages(buffer, total);
   const TensorsByStart tensors(*file_);
-  std::uint8_t* next = buffer;
+  std::uint8_t* next = packed_int8_.get();
   for (WeightTensor* t : matrices) {
     const TensorInfo* info = tensors.find(t->q, DType::kI8);
     // The file's copy is read no more (a tied head's rows only when a token is embedded): its
@@ -315,7 +310,7 @@ void Model::pack_int8_weights() {
       if (t->scale_per_row) part.n = std::min(slice, rows - r0);
       pack_int8(t->q + r0 * t->cols, t->scale_per_row, part,
                 next + (t->scale_per_row ? r0 / kInt8Panel * part.k_padded() * kInt8Panel : 0),
-                load_threads());
+                max_threads());
       if (info != nullptr)
         file_->release(*info, static_cast<std::uint64_t>(r0 * t->cols),
                        static_cast<std::uint64_t>(std::min(slice, rows - r0) * t->cols));
@@ -348,19 +343,16 @@ void Model::copy_matrices_to_huge_pages() {
   if (matrices.empty()) return;
   std::size_t total = 0;
   for (const auto& [t, info] : matrices) total += (info->end - info->begin + 63) / 64 * 64;
-  constexpr std::size_t kAlign = std::size_t{2} << 20;
-  total = (total + kAlign - 1) / kAlign * kAlign;
   // Unlike the file's pages, the copy cannot be evicted: a model that would take more than half
   // of the physical memory stays mapped (as it does when the allocation fails).
   const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGESIZE);
   if (pages <= 0 || page_size <= 0 ||
       total > static_cast<std::size_t>(pages) / 2 * static_cast<std::size_t>(page_size))
     return;
-  auto* buffer = static_cast<std::uint8_t*>(std::aligned_alloc(kAlign, total));
-  if (buffer == nullptr) return;  // the matrices stay where they are
-  float_matrices_.reset(buffer);
-  advise_huge_pages(buffer, total);
-  std::uint8_t* next = buffer;
+  float_matrices_ = allocate_on_huge_pages(total);
+  if (!float_matrices_) return;  // the matrices stay where they are
+  constexpr std::size_t kAlign = std::size_t{2} << 20;
+  std::uint8_t* next = float_matrices_.get();
   for (const auto& [t, info] : matrices) {
     // In slices, each slice's file pages handed back once copied: loading never holds both.
     const auto bytes = file_->data(*info);
