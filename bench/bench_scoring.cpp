@@ -43,7 +43,8 @@ Model random_model(const ModelConfig& c) {
     for (auto d : shape) n *= static_cast<std::size_t>(d);
     storage.emplace_back(n);
     for (float& v : storage.back()) v = std::isnan(constant) ? normal(rng) : constant;
-    tensors.push_back({name, DType::kF32, shape, std::as_bytes(std::span<const float>(storage.back()))});
+    tensors.push_back(
+        {name, DType::kF32, shape, std::as_bytes(std::span<const float>(storage.back()))});
   };
   const std::int64_t C = c.n_embd, V = c.vocab_size;
   add("wte.weight", {V, C});
@@ -65,7 +66,8 @@ Model random_model(const ModelConfig& c) {
   }
   add("ln_f.weight", {C}, 1.0f);
   add("ln_f.bias", {C}, 0.0f);
-  return Model::from_parts(c, SafetensorsFile::from_bytes(serialize_safetensors(tensors), "random"));
+  return Model::from_parts(c,
+                           SafetensorsFile::from_bytes(serialize_safetensors(tensors), "random"));
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -96,17 +98,19 @@ int main(int argc, char** argv) {
   const int cand_len = arg(argc, argv, "--length", 5);
   const int repeats = arg(argc, argv, "--repeats", 3);
 
-  std::printf("model: %d layers, width %d, %d heads, vocab %d (random weights)\n", c.n_layer, c.n_embd,
-              c.n_head, c.vocab_size);
+  std::printf("model: %d layers, width %d, %d heads, vocab %d (random weights)\n", c.n_layer,
+              c.n_embd, c.n_head, c.vocab_size);
   const Model model = random_model(c);
   std::mt19937 rng(7);
   std::uniform_int_distribution<int> token(0, c.vocab_size - 1);
   std::vector<int> prompt(static_cast<std::size_t>(prompt_len));
   for (int& t : prompt) t = token(rng);
-  std::vector<std::vector<int>> conts(static_cast<std::size_t>(n_cand), std::vector<int>(static_cast<std::size_t>(cand_len)));
+  std::vector<std::vector<int>> conts(static_cast<std::size_t>(n_cand),
+                                      std::vector<int>(static_cast<std::size_t>(cand_len)));
   for (auto& cont : conts)
     for (int& t : cont) t = token(rng);
-  std::printf("task: %d candidates of %d tokens after a %d-token prompt\n", n_cand, cand_len, prompt_len);
+  std::printf("task: %d candidates of %d tokens after a %d-token prompt\n", n_cand, cand_len,
+              prompt_len);
 
   double best_shared = 1e30, best_separate = 1e30, worst_diff = 0;
   for (int r = 0; r < repeats; ++r) {
@@ -123,10 +127,12 @@ int main(int argc, char** argv) {
       const auto P = static_cast<std::size_t>(prompt_len);
       s.append(std::span<const int>(full).first(P - 1), Logits::kLast);
       // Rows for positions P-1 .. P+len-2 predict the continuation's tokens.
-      const ConstMatrixRef logits = s.append(std::span<const int>(full).subspan(P - 1, conts[k].size()));
+      const ConstMatrixRef logits =
+          s.append(std::span<const int>(full).subspan(P - 1, conts[k].size()));
       double sum = 0;
       for (std::size_t t = 0; t < conts[k].size(); ++t)
-        sum += token_logprob(logits.row(static_cast<Eigen::Index>(t)).data(), logits.cols(), conts[k][t]);
+        sum += token_logprob(logits.row(static_cast<Eigen::Index>(t)).data(), logits.cols(),
+                             conts[k][t]);
       separate[k] = sum;
     }
     best_separate = std::min(best_separate, seconds_since(t0));
@@ -135,8 +141,10 @@ int main(int argc, char** argv) {
   }
   const double tokens_shared = prompt_len + static_cast<double>(n_cand) * cand_len;
   const double tokens_separate = static_cast<double>(n_cand) * (prompt_len + cand_len);
-  std::printf("shared prefix : %8.3f s  (%.0f tokens through the model)\n", best_shared, tokens_shared);
-  std::printf("separate      : %8.3f s  (%.0f tokens through the model)\n", best_separate, tokens_separate);
+  std::printf("shared prefix : %8.3f s  (%.0f tokens through the model)\n", best_shared,
+              tokens_shared);
+  std::printf("separate      : %8.3f s  (%.0f tokens through the model)\n", best_separate,
+              tokens_separate);
   std::printf("speed-up      : %8.1fx   (max |difference| of the log-likelihoods: %.2g)\n",
               best_separate / best_shared, worst_diff);
   return worst_diff <= 1e-3 ? 0 : 1;

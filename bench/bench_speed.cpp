@@ -125,8 +125,9 @@ double read_bandwidth_gbs(int threads, int runs, bool huge) {
       nt = omp_get_num_threads();
 #endif
       const std::size_t begin = n * t / nt, end = n * (t + 1) / nt;
-      total += Eigen::Map<const Eigen::VectorXf>(buf + begin, static_cast<Eigen::Index>(end - begin))
-                   .sum();
+      total +=
+          Eigen::Map<const Eigen::VectorXf>(buf + begin, static_cast<Eigen::Index>(end - begin))
+              .sum();
     }
     const double dt = now() - t0;
     if (r > 0) best = std::min(best, dt);  // the first pass warms the TLB
@@ -156,9 +157,10 @@ int main(int argc, char** argv) {
   if (task == "bandwidth") {
     const double small = read_bandwidth_gbs(threads, runs, false);
     const double huge = read_bandwidth_gbs(threads, runs, true);
-    std::printf("{\"side\": \"gptrec\", \"task\": \"bandwidth\", \"threads\": %d, \"gbs\": %f, "
-                "\"gbs_4k_pages\": %f, \"gbs_huge_pages\": %f}\n",
-                threads, std::max(small, huge), small, huge);
+    std::printf(
+        "{\"side\": \"gptrec\", \"task\": \"bandwidth\", \"threads\": %d, \"gbs\": %f, "
+        "\"gbs_4k_pages\": %f, \"gbs_huge_pages\": %f}\n",
+        threads, std::max(small, huge), small, huge);
     return 0;
   }
   if (argc < 2 || argv[1][0] == '-') {
@@ -199,7 +201,8 @@ int main(int argc, char** argv) {
     };
   } else if (task == "score") {
     ids = token_ids(64 * 64, 3, V);
-    for (int s = 0; s < 64; ++s) seqs.emplace_back(ids.begin() + s * 64, ids.begin() + (s + 1) * 64);
+    for (int s = 0; s < 64; ++s)
+      seqs.emplace_back(ids.begin() + s * 64, ids.begin() + (s + 1) * 64);
     run = [&] {
       const double t0 = now();
       const std::vector<RowMatrix> logits = forward_batch(model, seqs, Logits::kAll);

@@ -70,10 +70,7 @@ void BM_Gpt2EncodeText(benchmark::State& state) {
   encode_bench(state, bench_text());
 }
 // Wall-clock time, as bench/bench_tiktoken.mjs measures it.
-BENCHMARK(BM_Gpt2EncodeText)
-    ->Name("Gpt2Encode/text")
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_Gpt2EncodeText)->Name("Gpt2Encode/text")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 std::string repeated(std::string_view unit, std::size_t bytes) {
   std::string s;

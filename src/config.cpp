@@ -54,8 +54,8 @@ int read_int(const json& obj, std::initializer_list<const char*> names, std::str
     fail(source, std::string("\"") + *names.begin() + "\": expected an integer, got " + v->dump());
   const auto value = v->get<std::int64_t>();
   if (value < 0 || value > std::numeric_limits<int>::max())
-    fail(source, std::string("\"") + *names.begin() + "\": " + std::to_string(value) +
-                     " is out of range");
+    fail(source,
+         std::string("\"") + *names.begin() + "\": " + std::to_string(value) + " is out of range");
   return static_cast<int>(value);
 }
 
@@ -63,7 +63,8 @@ int read_int(const json& obj, std::initializer_list<const char*> names, std::str
 
 void ModelConfig::validate(std::string_view source) const {
   auto positive = [&](int v, const char* key) {
-    if (v <= 0) fail(source, std::string("\"") + key + "\" must be positive, got " + std::to_string(v));
+    if (v <= 0)
+      fail(source, std::string("\"") + key + "\" must be positive, got " + std::to_string(v));
   };
   positive(vocab_size, "vocab_size");
   positive(n_ctx, "n_positions");
@@ -79,7 +80,8 @@ void ModelConfig::validate(std::string_view source) const {
   if (!(layer_norm_epsilon > 0.0f) || !(layer_norm_epsilon < 1.0f))
     fail(source, "\"layer_norm_epsilon\" must be in (0, 1)");
   if (!(repeat.weight >= 0.0 && repeat.weight < 1.0))
-    fail(source, "\"gptrec.repeat.weight\" must be in [0, 1), got " + std::to_string(repeat.weight));
+    fail(source,
+         "\"gptrec.repeat.weight\" must be in [0, 1), got " + std::to_string(repeat.weight));
   if (!(repeat.decay > 0.0 && repeat.decay <= 1.0))
     fail(source, "\"gptrec.repeat.decay\" must be in (0, 1], got " + std::to_string(repeat.decay));
   // Bounds that keep every buffer size far from overflow; far above any model gptrec targets.
@@ -137,7 +139,8 @@ ModelConfig parse_model_config(std::string_view json_text, std::string_view sour
     if (const json* v = find_key(j, {key}); v != nullptr && v->is_boolean() && v->get<bool>())
       fail(source, std::string("\"") + key + "\": true is not supported");
   }
-  if (const json* v = find_key(j, {"scale_attn_weights"}); v != nullptr && v->is_boolean() && !v->get<bool>())
+  if (const json* v = find_key(j, {"scale_attn_weights"});
+      v != nullptr && v->is_boolean() && !v->get<bool>())
     fail(source, "\"scale_attn_weights\": false is not supported");
 
   if (const json* g = find_key(j, {"gptrec"})) {
@@ -165,12 +168,15 @@ ModelConfig parse_model_config(std::string_view json_text, std::string_view sour
       auto number = [&](const char* key, double fallback) {
         const json* v = find_key(*r, {key});
         if (v == nullptr) return fallback;
-        if (!v->is_number()) fail(source, std::string("\"gptrec.repeat.") + key + "\": expected a number, got " + v->dump());
+        if (!v->is_number())
+          fail(source,
+               std::string("\"gptrec.repeat.") + key + "\": expected a number, got " + v->dump());
         return v->get<double>();
       };
       c.repeat.weight = number("weight", 0.0);
       c.repeat.decay = number("decay", 1.0);
-      if (c.kind != ModelKind::kItems) fail(source, "\"gptrec.repeat\": only item models have a repeat component");
+      if (c.kind != ModelKind::kItems)
+        fail(source, "\"gptrec.repeat\": only item models have a repeat component");
     }
   }
 

@@ -20,8 +20,8 @@ namespace gptrec {
 namespace {
 
 // Calls `progress` from one thread only (the callback need not be thread-safe).
-void report_progress(const std::function<void(std::size_t, std::size_t)>& progress, std::size_t done,
-                     std::size_t total) {
+void report_progress(const std::function<void(std::size_t, std::size_t)>& progress,
+                     std::size_t done, std::size_t total) {
   if (!progress) return;
 #ifdef _OPENMP
   if (omp_get_thread_num() != 0) return;
@@ -98,7 +98,8 @@ BasketStatistics::BasketStatistics(std::span<const CustomerBaskets> training) {
   transition_.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     for (const auto& [j, count] : co[i])
-      cosine_[i].emplace_back(j, count / (std::sqrt(popularity_[i]) * std::sqrt(popularity_[static_cast<std::size_t>(j)])));
+      cosine_[i].emplace_back(j, count / (std::sqrt(popularity_[i]) *
+                                          std::sqrt(popularity_[static_cast<std::size_t>(j)])));
     for (const auto& [j, count] : pairs[i]) transition_[i].emplace_back(j, count / starts[i]);
     // A fixed order keeps sums reproducible.
     std::sort(cosine_[i].begin(), cosine_[i].end());
@@ -111,7 +112,8 @@ int BasketStatistics::index(const std::string& id) const {
   return it == index_.end() ? -1 : it->second;
 }
 
-std::vector<int> BasketStatistics::indices(std::span<const std::vector<std::string>> baskets) const {
+std::vector<int> BasketStatistics::indices(
+    std::span<const std::vector<std::string>> baskets) const {
   std::vector<int> out;
   for (const auto& b : baskets)
     for (const auto& item : b) {
@@ -139,7 +141,8 @@ void BasketStatistics::item_knn_scores(std::span<const std::vector<std::string>>
                                        std::vector<double>& out) const {
   out.assign(ids_.size(), 0.0);
   for (const int i : indices(input))
-    for (const auto& [j, cos] : cosine_[static_cast<std::size_t>(i)]) out[static_cast<std::size_t>(j)] += cos;
+    for (const auto& [j, cos] : cosine_[static_cast<std::size_t>(i)])
+      out[static_cast<std::size_t>(j)] += cos;
 }
 
 void BasketStatistics::markov_scores(std::span<const std::vector<std::string>> input,
@@ -147,7 +150,8 @@ void BasketStatistics::markov_scores(std::span<const std::vector<std::string>> i
   out.assign(ids_.size(), 0.0);
   if (input.empty()) return;
   for (const int i : indices(input.last(1)))
-    for (const auto& [j, p] : transition_[static_cast<std::size_t>(i)]) out[static_cast<std::size_t>(j)] += p;
+    for (const auto& [j, p] : transition_[static_cast<std::size_t>(i)])
+      out[static_cast<std::size_t>(j)] += p;
 }
 
 void BasketStatistics::top_k(const std::vector<double>& scores, const std::vector<bool>* excluded,
@@ -157,12 +161,14 @@ void BasketStatistics::top_k(const std::vector<double>& scores, const std::vecto
     if (excluded == nullptr || !(*excluded)[static_cast<std::size_t>(j)]) out.push_back(j);
   const auto n = std::min(out.size(), static_cast<std::size_t>(k));
   // Ids are in string order, so a smaller index is a smaller id.
-  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), [&](int a, int b) {
-    const auto ua = static_cast<std::size_t>(a), ub = static_cast<std::size_t>(b);
-    if (scores[ua] != scores[ub]) return scores[ua] > scores[ub];
-    if (popularity_[ua] != popularity_[ub]) return popularity_[ua] > popularity_[ub];
-    return a < b;
-  });
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(),
+                    [&](int a, int b) {
+                      const auto ua = static_cast<std::size_t>(a), ub = static_cast<std::size_t>(b);
+                      if (scores[ua] != scores[ub]) return scores[ua] > scores[ub];
+                      if (popularity_[ua] != popularity_[ub])
+                        return popularity_[ua] > popularity_[ub];
+                      return a < b;
+                    });
   out.resize(n);
 }
 
@@ -173,10 +179,13 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
                                       std::span<const RepeatVariant> variants) {
   if (k < 1) throw Error(ErrorCode::kInvalidArgument, "k must be at least 1");
   for (const RepeatVariant& v : variants)
-    if (!(v.repeat.weight >= 0 && v.repeat.weight < 1) || !(v.repeat.decay > 0 && v.repeat.decay <= 1))
-      throw Error(ErrorCode::kInvalidArgument, v.name + ": the repeat weight must be in [0, 1) and the decay in (0, 1]");
+    if (!(v.repeat.weight >= 0 && v.repeat.weight < 1) ||
+        !(v.repeat.decay > 0 && v.repeat.decay <= 1))
+      throw Error(ErrorCode::kInvalidArgument,
+                  v.name + ": the repeat weight must be in [0, 1) and the decay in (0, 1]");
   if ((model == nullptr) != (vocab == nullptr))
-    throw Error(ErrorCode::kInvalidArgument, "evaluation needs both the model and its item vocabulary");
+    throw Error(ErrorCode::kInvalidArgument,
+                "evaluation needs both the model and its item vocabulary");
   if (model != nullptr && model->config().kind != ModelKind::kItems)
     throw Error(ErrorCode::kInvalidArgument, "the last-basket protocol evaluates item models");
 
@@ -203,12 +212,15 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
   // The model rows: its own repeat component, or the variants.
   std::vector<RepeatVariant> model_rows;
   if (model != nullptr) {
-    if (variants.empty()) model_rows.push_back(RepeatVariant{model_name, model->config().repeat});
-    else model_rows.assign(variants.begin(), variants.end());
+    if (variants.empty())
+      model_rows.push_back(RepeatVariant{model_name, model->config().repeat});
+    else
+      model_rows.assign(variants.begin(), variants.end());
   }
   std::vector<std::string> names;
   for (const RepeatVariant& v : model_rows) names.push_back(v.name);
-  for (const char* b : {"popularity", "repeat-then-popularity", "item-knn", "markov"}) names.push_back(b);
+  for (const char* b : {"popularity", "repeat-then-popularity", "item-knn", "markov"})
+    names.push_back(b);
   const std::size_t M = names.size();
 
   // Per customer, per method: next-basket and discovery metrics (and whether discovery applies).
@@ -263,25 +275,29 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
       if (model != nullptr) {
         std::vector<Basket> baskets;
         for (const auto& b : input) baskets.push_back(Basket{{}, std::nullopt, b});
-        const ItemSequence seq =
-            build_item_sequence(*vocab, baskets, model->config().sequence_format, model->config().n_ctx);
+        const ItemSequence seq = build_item_sequence(
+            *vocab, baskets, model->config().sequence_format, model->config().n_ctx);
         session->clear();
         const ConstMatrixRef logits = session->append(seq.tokens, Logits::kLast);
         const int first = vocab->first_item_id();
         const int n_items = static_cast<int>(vocab->items().size());
         double m = -INFINITY;
-        for (int t = 0; t < n_items; ++t) m = std::max(m, static_cast<double>(logits(0, first + t)));
+        for (int t = 0; t < n_items; ++t)
+          m = std::max(m, static_cast<double>(logits(0, first + t)));
         double sum = 0;
         for (int t = 0; t < n_items; ++t) sum += std::exp(logits(0, first + t) - m);
         const double lse = m + std::log(sum);
         gpt_log_probs.resize(static_cast<std::size_t>(n_items));
-        for (int t = 0; t < n_items; ++t) gpt_log_probs[static_cast<std::size_t>(t)] = logits(0, first + t) - lse;
+        for (int t = 0; t < n_items; ++t)
+          gpt_log_probs[static_cast<std::size_t>(t)] = logits(0, first + t) - lse;
         for (const RepeatVariant& v : model_rows) {
           log_probs = gpt_log_probs;
-          mix_repeat(seq.tokens, first, vocab->sep_id(), model->config().sequence_format, v.repeat, log_probs);
+          mix_repeat(seq.tokens, first, vocab->sep_id(), model->config().sequence_format, v.repeat,
+                     log_probs);
           scores.assign(U, -INFINITY);  // items the model lacks rank last
           for (std::size_t j = 0; j < U; ++j)
-            if (token_of[j] >= 0) scores[j] = log_probs[static_cast<std::size_t>(token_of[j] - first)];
+            if (token_of[j] >= 0)
+              scores[j] = log_probs[static_cast<std::size_t>(token_of[j] - first)];
           score_method(scores);
         }
       }
@@ -344,7 +360,8 @@ struct SequenceStatistics {
 // when its score is higher, or equal with a lower id; the target's own id never does.
 template <typename Ids>
 int rank_of(double target_score, const std::string& target_id, const Ids& ids,
-            const std::function<double(std::size_t)>& score_of, const std::vector<std::string>& names) {
+            const std::function<double(std::size_t)>& score_of,
+            const std::vector<std::string>& names) {
   int rank = 0;
   for (std::size_t c = 0; c < ids.size(); ++c) {
     const auto& id = names[static_cast<std::size_t>(ids[c])];
@@ -368,17 +385,20 @@ RankingMetrics metrics_from_rank(int rank, int k) {
 }  // namespace
 
 SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, const Model* model,
-                             const ItemVocabulary* vocab, const std::string& model_name, std::uint64_t seed,
+                             const ItemVocabulary* vocab, const std::string& model_name,
+                             std::uint64_t seed,
                              const std::unordered_map<std::string, SampledCandidates>* fixed,
                              const std::function<void(std::size_t, std::size_t)>& progress) {
   if (k < 1) throw Error(ErrorCode::kInvalidArgument, "k must be at least 1");
   if ((model == nullptr) != (vocab == nullptr))
-    throw Error(ErrorCode::kInvalidArgument, "evaluation needs both the model and its item vocabulary");
+    throw Error(ErrorCode::kInvalidArgument,
+                "evaluation needs both the model and its item vocabulary");
   if (model != nullptr && model->config().kind != ModelKind::kItems)
     throw Error(ErrorCode::kInvalidArgument, "the SASRec protocol evaluates item models");
   if (model != nullptr && model->config().repeat.weight > 0)
     throw Error(ErrorCode::kInvalidArgument,
-                "the SASRec protocol ranks by the GPT's logits; a model with a repeat component is not supported");
+                "the SASRec protocol ranks by the GPT's logits; a model with a repeat component is "
+                "not supported");
 
   // The universe: every item of the data, indexed in id order.
   std::vector<std::string> names;
@@ -415,7 +435,9 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
       }
       // Co-occurrence over the distinct items of the most recent 50 (long histories would
       // otherwise dominate the pair counts quadratically).
-      std::vector<int> recent(seq.end() - static_cast<std::ptrdiff_t>(std::min<std::size_t>(seq.size(), 50)), seq.end());
+      std::vector<int> recent(
+          seq.end() - static_cast<std::ptrdiff_t>(std::min<std::size_t>(seq.size(), 50)),
+          seq.end());
       std::sort(recent.begin(), recent.end());
       recent.erase(std::unique(recent.begin(), recent.end()), recent.end());
       for (const int i : recent) {
@@ -428,7 +450,8 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
     stats.transition.resize(U);
     for (std::size_t i = 0; i < U; ++i) {
       for (const auto& [j, c] : co[i])
-        stats.cosine[i].emplace_back(j, c / (std::sqrt(users_with[i]) * std::sqrt(users_with[static_cast<std::size_t>(j)])));
+        stats.cosine[i].emplace_back(
+            j, c / (std::sqrt(users_with[i]) * std::sqrt(users_with[static_cast<std::size_t>(j)])));
       for (const auto& [j, c] : pairs[i]) stats.transition[i].emplace_back(j, c / starts[i]);
       std::sort(stats.cosine[i].begin(), stats.cosine[i].end());
       std::sort(stats.transition[i].begin(), stats.transition[i].end());
@@ -458,14 +481,17 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
     if (fixed != nullptr) {
       auto it = fixed->find(u.customer_id);
       if (it == fixed->end())
-        throw Error(ErrorCode::kBadInput, "candidate lists: no entry for customer " + u.customer_id);
+        throw Error(ErrorCode::kBadInput,
+                    "candidate lists: no entry for customer " + u.customer_id);
       if (it->second.target != u.items.back())
-        throw Error(ErrorCode::kBadInput, "candidate lists: customer " + u.customer_id + ": target " +
-                                              it->second.target + " is not the last item " + u.items.back());
+        throw Error(ErrorCode::kBadInput, "candidate lists: customer " + u.customer_id +
+                                              ": target " + it->second.target +
+                                              " is not the last item " + u.items.back());
       for (const auto& id : it->second.negatives) {
         auto j = index.find(id);
         if (j == index.end())
-          throw Error(ErrorCode::kBadInput, "candidate lists: customer " + u.customer_id + ": unknown item " + id);
+          throw Error(ErrorCode::kBadInput,
+                      "candidate lists: customer " + u.customer_id + ": unknown item " + id);
         negatives[e].push_back(j->second);
       }
       in_subset[e] = it->second.in_subset;
@@ -473,7 +499,8 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
     }
     const std::vector<int> train = to_indices(std::span(u.items).first(u.items.size() - 2));
     const std::unordered_set<int> rated(train.begin(), train.end());
-    if (rated.size() >= U) throw Error(ErrorCode::kBadInput, "customer " + u.customer_id + " rated every item");
+    if (rated.size() >= U)
+      throw Error(ErrorCode::kBadInput, "customer " + u.customer_id + " rated every item");
     for (int n = 0; n < 100; ++n) {
       int j;
       do {
@@ -516,19 +543,26 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
           if (in_input[j] || static_cast<int>(j) == target) continue;
           if (scores[j] > ts || (scores[j] == ts && id_less(names[j], target_id))) ++excl;
         }
-        r.full_excl.push_back(metrics_from_rank(in_input[static_cast<std::size_t>(target)] ? k : excl, k));
-        const auto score_neg = [&](std::size_t c) { return scores[static_cast<std::size_t>(negatives[e][c])]; };
-        r.sampled.push_back(metrics_from_rank(rank_of(ts, target_id, negatives[e], score_neg, names), k));
+        r.full_excl.push_back(
+            metrics_from_rank(in_input[static_cast<std::size_t>(target)] ? k : excl, k));
+        const auto score_neg = [&](std::size_t c) {
+          return scores[static_cast<std::size_t>(negatives[e][c])];
+        };
+        r.sampled.push_back(
+            metrics_from_rank(rank_of(ts, target_id, negatives[e], score_neg, names), k));
       };
 
       if (model != nullptr) {
         // <bos> and the most recent items that fit.
         std::vector<std::string> items;
-        const std::size_t keep = std::min<std::size_t>(input.size(), static_cast<std::size_t>(model->config().n_ctx - 1));
-        for (std::size_t t = input.size() - keep; t < input.size(); ++t) items.push_back(u.items[t]);
+        const std::size_t keep = std::min<std::size_t>(
+            input.size(), static_cast<std::size_t>(model->config().n_ctx - 1));
+        for (std::size_t t = input.size() - keep; t < input.size(); ++t)
+          items.push_back(u.items[t]);
         std::vector<Basket> baskets;
         for (auto& item : items) baskets.push_back(Basket{{}, std::nullopt, {item}});
-        const ItemSequence s = build_item_sequence(*vocab, baskets, SequenceFormat::kItems, model->config().n_ctx);
+        const ItemSequence s =
+            build_item_sequence(*vocab, baskets, SequenceFormat::kItems, model->config().n_ctx);
         session->clear();
         const ConstMatrixRef logits = session->append(s.tokens, Logits::kLast);
         for (std::size_t j = 0; j < U; ++j)
@@ -542,10 +576,12 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
       std::sort(distinct.begin(), distinct.end());
       distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
       for (const int i : distinct)
-        for (const auto& [j, c] : stats.cosine[static_cast<std::size_t>(i)]) scores[static_cast<std::size_t>(j)] += c;
+        for (const auto& [j, c] : stats.cosine[static_cast<std::size_t>(i)])
+          scores[static_cast<std::size_t>(j)] += c;
       rank_all();
       std::fill(scores.begin(), scores.end(), 0.0);
-      for (const auto& [j, p] : stats.transition[static_cast<std::size_t>(input.back())]) scores[static_cast<std::size_t>(j)] = p;
+      for (const auto& [j, p] : stats.transition[static_cast<std::size_t>(input.back())])
+        scores[static_cast<std::size_t>(j)] = p;
       rank_all();
 
       for (const int j : input) in_input[static_cast<std::size_t>(j)] = false;

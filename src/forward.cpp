@@ -64,15 +64,14 @@ void validate(const Model& model, std::span<const Segment> segments) {
       const int id = seg.tokens[t];
       if (id < 0 || id >= c.vocab_size)
         throw Error(ErrorCode::kInvalidArgument,
-                    which + "token id " + std::to_string(id) + " at position " +
-                        std::to_string(t) + " is outside the vocabulary [0, " +
-                        std::to_string(c.vocab_size) + ")");
+                    which + "token id " + std::to_string(id) + " at position " + std::to_string(t) +
+                        " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
     }
     const auto T = static_cast<long long>(seg.tokens.size());
     if (seg.last_rows < 1 || seg.last_rows > T)
-      throw Error(ErrorCode::kInvalidArgument,
-                  which + "logits for the last " + std::to_string(seg.last_rows) + " of " +
-                      std::to_string(T) + " tokens");
+      throw Error(ErrorCode::kInvalidArgument, which + "logits for the last " +
+                                                   std::to_string(seg.last_rows) + " of " +
+                                                   std::to_string(T) + " tokens");
     const long long end = seg.shared_size + seg.cache->size() + T;
     if (end > c.n_ctx)
       throw Error(ErrorCode::kInvalidArgument,
@@ -142,8 +141,8 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
     const auto T = static_cast<Eigen::Index>(segments[s].tokens.size());
     first_row[s + 1] = first_row[s] + T;
     max_t = std::max(max_t, T);
-    max_keys = std::max<Eigen::Index>(
-        max_keys, segments[s].shared_size + segments[s].cache->size() + T);
+    max_keys =
+        std::max<Eigen::Index>(max_keys, segments[s].shared_size + segments[s].cache->size() + T);
   }
   const Eigen::Index N = first_row[n_seg];
 
@@ -192,7 +191,8 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
       }
     }
 
-#pragma omp parallel for schedule(dynamic) num_threads(threads) if (threads > 1 && pairs > 1 && attention_work > 200000)
+#pragma omp parallel for schedule(dynamic) \
+    num_threads(threads) if (threads > 1 && pairs > 1 && attention_work > 200000)
     for (int p = 0; p < pairs; ++p) {
       const int s = p / c.n_head;
       const int hh = p % c.n_head;
@@ -202,10 +202,10 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
       const Eigen::Index P = seg.shared_size;
       // With no shared prefix, a zero-row view of the segment's own cache stands in for it.
       const KVCache* shared = seg.shared != nullptr ? seg.shared : cache;
-      causal_attention_head(qkv.block(first_row[s], hh * hd, T, hd),
-                            shared->keys(l, hh).topRows(P), shared->values(l, hh).topRows(P),
-                            cache->keys(l, hh), cache->values(l, hh), cache->size(),
-                            ws.scores[thread_index()], attn.block(first_row[s], hh * hd, T, hd));
+      causal_attention_head(qkv.block(first_row[s], hh * hd, T, hd), shared->keys(l, hh).topRows(P),
+                            shared->values(l, hh).topRows(P), cache->keys(l, hh),
+                            cache->values(l, hh), cache->size(), ws.scores[thread_index()],
+                            attn.block(first_row[s], hh * hd, T, hd));
     }
 
     apply_linear(attn, b.attn_proj_weight, b.attn_proj_bias.vector(), h, threads);

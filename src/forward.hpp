@@ -20,13 +20,13 @@ struct Segment {
 };
 
 struct Workspace {
-  RowMatrix x;       // (N, C) residual stream
-  RowMatrix h;       // (N, C) normalised input / sublayer output
-  RowMatrix qkv;     // (N, 3C)
-  RowMatrix attn;    // (N, C) attention output before the projection
-  RowMatrix mlp;     // (N, n_inner)
-  RowMatrix logits;  // (rows, V)
-  std::vector<RowMatrix> scores;  // per thread: (T, keys)
+  RowMatrix x;                          // (N, C) residual stream
+  RowMatrix h;                          // (N, C) normalised input / sublayer output
+  RowMatrix qkv;                        // (N, 3C)
+  RowMatrix attn;                       // (N, C) attention output before the projection
+  RowMatrix mlp;                        // (N, n_inner)
+  RowMatrix logits;                     // (rows, V)
+  std::vector<RowMatrix> scores;        // per thread: (T, keys)
   std::vector<Eigen::Index> first_row;  // per segment: its first row in x; then the total
 };
 

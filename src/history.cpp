@@ -16,11 +16,16 @@ using json = nlohmann::json;
 
 std::string_view to_string(EventType t) {
   switch (t) {
-    case EventType::kPurchase: return "purchase";
-    case EventType::kView: return "view";
-    case EventType::kCart: return "cart";
-    case EventType::kReturn: return "return";
-    case EventType::kRating: return "rating";
+    case EventType::kPurchase:
+      return "purchase";
+    case EventType::kView:
+      return "view";
+    case EventType::kCart:
+      return "cart";
+    case EventType::kReturn:
+      return "return";
+    case EventType::kRating:
+      return "rating";
   }
   return "?";
 }
@@ -77,9 +82,11 @@ std::optional<std::pair<std::int64_t, std::string>> parse_timestamp(std::string_
     return std::nullopt;
   static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (month < 1 || month > 12 || day < 1 || day > kDays[month - 1] || (month == 2 && day == 29 && !leap))
+  if (month < 1 || month > 12 || day < 1 || day > kDays[month - 1] ||
+      (month == 2 && day == 29 && !leap))
     return std::nullopt;
-  std::int64_t seconds = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400;
+  std::int64_t seconds =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400;
   std::size_t pos = 10;
   if (pos < s.size()) {
     if (s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ') return std::nullopt;
@@ -481,7 +488,7 @@ std::vector<Basket> purchase_baskets(const History& history) {
   for (std::size_t i = 0; i < history.events.size(); ++i) {
     const Event& e = history.events[i];
     if (e.type != EventType::kPurchase) continue;
-    std::string key = !e.order.empty() ? "order:" + e.order
+    std::string key = !e.order.empty()  ? "order:" + e.order
                       : !e.date.empty() ? "date:" + e.date
                                         : "event:" + std::to_string(i);
     auto [it, inserted] = by_key.emplace(key, baskets.size());
@@ -510,7 +517,8 @@ Catalog Catalog::parse(std::string_view json_text, std::string_view source) {
     prefix = "items";
   }
   if (!list->is_array())
-    fail(source, prefix.empty() ? "(root)" : prefix, "expected an array of items, got " + type_name(*list));
+    fail(source, prefix.empty() ? "(root)" : prefix,
+         "expected an array of items, got " + type_name(*list));
   std::vector<CatalogItem> items;
   std::unordered_set<std::string> ids;
   for (std::size_t i = 0; i < list->size(); ++i) {
@@ -526,9 +534,11 @@ Catalog Catalog::parse(std::string_view json_text, std::string_view source) {
     }
     if (id == e.end()) fail(source, path + ".id", "missing");
     auto text = id_text(*id);
-    if (!text || text->empty()) fail(source, path + "." + id_key, "expected a non-empty string, got " + type_name(*id));
+    if (!text || text->empty())
+      fail(source, path + "." + id_key, "expected a non-empty string, got " + type_name(*id));
     item.id = std::move(*text);
-    if (!ids.insert(item.id).second) fail(source, path + "." + id_key, "\"" + item.id + "\" appears twice");
+    if (!ids.insert(item.id).second)
+      fail(source, path + "." + id_key, "\"" + item.id + "\" appears twice");
     if (auto v = e.find("name"); v != e.end() && !v->is_null()) {
       if (!v->is_string()) fail(source, path + ".name", "expected a string, got " + type_name(*v));
       item.name = v->get<std::string>();
@@ -540,11 +550,13 @@ Catalog Catalog::parse(std::string_view json_text, std::string_view source) {
       item.price = v->get<double>();
     }
     if (auto v = e.find("category"); v != e.end() && !v->is_null()) {
-      if (!v->is_string()) fail(source, path + ".category", "expected a string, got " + type_name(*v));
+      if (!v->is_string())
+        fail(source, path + ".category", "expected a string, got " + type_name(*v));
       item.category = v->get<std::string>();
     }
     if (auto v = e.find("available"); v != e.end() && !v->is_null()) {
-      if (!v->is_boolean()) fail(source, path + ".available", "expected true or false, got " + type_name(*v));
+      if (!v->is_boolean())
+        fail(source, path + ".available", "expected true or false, got " + type_name(*v));
       item.available = v->get<bool>();
     }
     auto count = e.find("count");
@@ -555,7 +567,8 @@ Catalog Catalog::parse(std::string_view json_text, std::string_view source) {
     }
     if (count != e.end() && !count->is_null()) {
       if (!count->is_number_integer() || count->get<std::int64_t>() < 0)
-        fail(source, path + "." + count_key, "expected a non-negative integer, got " + count->dump());
+        fail(source, path + "." + count_key,
+             "expected a non-negative integer, got " + count->dump());
       item.count = count->get<std::int64_t>();
     }
     items.push_back(std::move(item));

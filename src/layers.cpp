@@ -16,7 +16,8 @@
 namespace gptrec {
 
 void embed_tokens(ConstMatrixRef wte, std::span<const int> ids, MatrixRef out) {
-  for (std::size_t t = 0; t < ids.size(); ++t) out.row(static_cast<Eigen::Index>(t)) = wte.row(ids[t]);
+  for (std::size_t t = 0; t < ids.size(); ++t)
+    out.row(static_cast<Eigen::Index>(t)) = wte.row(ids[t]);
 }
 
 void add_learned_positions(ConstMatrixRef wpe, int first_pos, MatrixRef x) {
@@ -29,7 +30,8 @@ void add_sinusoidal_positions(int first_pos, MatrixRef x) {
     const double pos = static_cast<double>(first_pos + t);
     for (Eigen::Index i = 0; i + 1 < dims; i += 2) {
       // Computed in double: float32 loses the phase of sin(pos * freq) for large positions.
-      const double angle = pos / std::pow(10000.0, static_cast<double>(i) / static_cast<double>(dims));
+      const double angle =
+          pos / std::pow(10000.0, static_cast<double>(i) / static_cast<double>(dims));
       x(t, i) += static_cast<float>(std::sin(angle));
       x(t, i + 1) += static_cast<float>(std::cos(angle));
     }
@@ -178,7 +180,8 @@ inline void panel_product(const std::uint8_t* panel, const std::int8_t* xq, cons
     for (int g = 0; g < kInt8Block / 4; ++g, w += 256)
       for (Eigen::Index c = 0; c < kInt8Panel; ++c)
         for (int j = 0; j < 4; ++j)
-          a[c] += static_cast<std::int32_t>(w[c * 4 + j]) * static_cast<std::int32_t>(xb[4 * g + j]);
+          a[c] +=
+              static_cast<std::int32_t>(w[c * 4 + j]) * static_cast<std::int32_t>(xb[4 * g + j]);
     for (Eigen::Index c = 0; c < kInt8Panel; ++c) acc[c] += xscale[blk] * static_cast<float>(a[c]);
   }
 #endif
@@ -207,7 +210,8 @@ void pack_int8(const std::int8_t* q, bool output_rows, const PackedInt8& w, std:
 void linear_int8(ConstMatrixRef x, const PackedInt8& w, const float* b, MatrixRef out,
                  int threads) {
   // The caller's thread quantizes x once; its buffers are reused by later calls on the thread.
-  // (A reference: inside the parallel region the name of a thread_local would mean each worker's own.)
+  // (A reference: inside the parallel region the name of a thread_local would mean each worker's
+  // own.)
   thread_local QuantizedRows caller_rows;
   QuantizedRows& xq = caller_rows;
   const Eigen::Index kp = w.k_padded(), blocks = kp / kInt8Block, rows = x.rows();

@@ -1,5 +1,7 @@
 #include "gptrec/model.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -11,8 +13,6 @@
 #include "forward.hpp"
 #include "gptrec/error.hpp"
 #include "huge_pages.hpp"
-
-#include <unistd.h>
 
 namespace gptrec {
 
@@ -121,8 +121,8 @@ class WeightBinder {
     }
     for (std::int64_t i = 0; i < channels; ++i)
       if (!std::isfinite(scale[i]) || scale[i] < 0.0f)
-        throw Error(ErrorCode::kBadModel, file_.source() + ": tensor " + scale_name +
-                                              ": element " + std::to_string(i) +
+        throw Error(ErrorCode::kBadModel, file_.source() + ": tensor " + scale_name + ": element " +
+                                              std::to_string(i) +
                                               " is not a finite, non-negative scale");
     dtypes_.insert("I8");
     params_ += t.numel();
@@ -157,9 +157,9 @@ class WeightBinder {
     }
     for (std::size_t i = 0; i < n; ++i)
       if (!std::isfinite(data[i]))
-        throw Error(ErrorCode::kBadModel,
-                    where + "element " + std::to_string(i) + " is " +
-                        (std::isnan(data[i]) ? "NaN" : "infinite") + "; weights must be finite");
+        throw Error(ErrorCode::kBadModel, where + "element " + std::to_string(i) + " is " +
+                                              (std::isnan(data[i]) ? "NaN" : "infinite") +
+                                              "; weights must be finite");
     dtypes_.insert(std::string(to_string(t.dtype)));
     params_ += t.numel();
     WeightTensor w;
@@ -184,11 +184,10 @@ Model::~Model() = default;
 Model Model::load(const std::filesystem::path& directory) {
   std::error_code ec;
   if (!std::filesystem::is_directory(directory, ec))
-    throw Error(ErrorCode::kBadModel, directory.string() + ": not a model directory (" +
-                                          (std::filesystem::exists(directory, ec)
-                                               ? "not a directory"
-                                               : "does not exist") +
-                                          ")");
+    throw Error(
+        ErrorCode::kBadModel,
+        directory.string() + ": not a model directory (" +
+            (std::filesystem::exists(directory, ec) ? "not a directory" : "does not exist") + ")");
   ModelConfig config = load_model_config(directory / "config.json");
   const auto weights_path = directory / "model.safetensors";
   if (!std::filesystem::exists(weights_path, ec)) {
@@ -279,8 +278,8 @@ void Model::pack_int8_weights() {
   // are read as stored), in one buffer of huge pages.
   std::vector<WeightTensor*> matrices;
   for (BlockWeights& b : weights_.blocks)
-    for (WeightTensor* t : {&b.attn_qkv_weight, &b.attn_proj_weight, &b.mlp_fc_weight,
-                            &b.mlp_proj_weight})
+    for (WeightTensor* t :
+         {&b.attn_qkv_weight, &b.attn_proj_weight, &b.mlp_fc_weight, &b.mlp_proj_weight})
       if (t->quantized()) matrices.push_back(t);
   if (weights_.head.quantized()) matrices.push_back(&weights_.head);
   if (matrices.empty()) return;
@@ -330,14 +329,13 @@ void Model::copy_matrices_to_huge_pages() {
   const auto consider = [&](WeightTensor& t) {
     if (t.quantized() || t.data == nullptr || t.rows * t.cols * 4 < (Eigen::Index{1} << 20)) return;
     if (&t == &weights_.head && t.data == weights_.wte.data) return;  // tied: the embedding's copy
-    if (const TensorInfo* info = tensors.find(t.data, DType::kF32))
-      matrices.emplace_back(&t, info);
+    if (const TensorInfo* info = tensors.find(t.data, DType::kF32)) matrices.emplace_back(&t, info);
   };
   consider(weights_.wte);
   consider(weights_.wpe);
   for (BlockWeights& b : weights_.blocks)
-    for (WeightTensor* t : {&b.attn_qkv_weight, &b.attn_proj_weight, &b.mlp_fc_weight,
-                            &b.mlp_proj_weight})
+    for (WeightTensor* t :
+         {&b.attn_qkv_weight, &b.attn_proj_weight, &b.mlp_fc_weight, &b.mlp_proj_weight})
       consider(*t);
   consider(weights_.head);
   if (matrices.empty()) return;
@@ -372,9 +370,9 @@ void Model::copy_matrices_to_huge_pages() {
 KVCache::KVCache(const ModelConfig& config, int capacity)
     : n_head_(config.n_head), head_dim_(config.head_dim()), capacity_(capacity) {
   if (capacity < 0 || capacity > config.n_ctx)
-    throw Error(ErrorCode::kInvalidArgument,
-                "KV cache capacity " + std::to_string(capacity) + " is outside [0, " +
-                    std::to_string(config.n_ctx) + "]");
+    throw Error(ErrorCode::kInvalidArgument, "KV cache capacity " + std::to_string(capacity) +
+                                                 " is outside [0, " + std::to_string(config.n_ctx) +
+                                                 "]");
   const auto rows = static_cast<Eigen::Index>(n_head_) * capacity;
   for (auto* side : {&keys_, &values_}) {
     side->resize(static_cast<std::size_t>(config.n_layer));
@@ -430,14 +428,15 @@ void Session::truncate(int n) {
   cache_.set_size(n);
 }
 
-std::vector<RowMatrix> forward_batch(const Model& model, std::span<const std::vector<int>> sequences,
-                                     Logits which) {
+std::vector<RowMatrix> forward_batch(const Model& model,
+                                     std::span<const std::vector<int>> sequences, Logits which) {
   std::vector<KVCache> caches;
   caches.reserve(sequences.size());
   std::vector<Segment> segments;
   segments.reserve(sequences.size());
   for (const auto& seq : sequences) {
-    const int n = static_cast<int>(std::min<std::size_t>(seq.size(), static_cast<std::size_t>(model.config().n_ctx)));
+    const int n = static_cast<int>(
+        std::min<std::size_t>(seq.size(), static_cast<std::size_t>(model.config().n_ctx)));
     caches.emplace_back(model.config(), n);
     segments.push_back(Segment{seq, &caches.back(), nullptr, 0});
   }

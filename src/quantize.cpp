@@ -31,8 +31,7 @@ int scale_axis(std::string name) {
 }  // namespace
 
 QuantizationReport quantize_model_dir(const std::filesystem::path& in_dir,
-                                      const std::filesystem::path& out_dir,
-                                      QuantizationType type) {
+                                      const std::filesystem::path& out_dir, QuantizationType type) {
   (void)type;  // int8 is the only type
   std::error_code ec;
   if (std::filesystem::exists(out_dir, ec) && std::filesystem::equivalent(in_dir, out_dir, ec))
@@ -77,21 +76,24 @@ QuantizationReport quantize_model_dir(const std::filesystem::path& in_dir,
         q[r * cols + c] = static_cast<std::int8_t>(std::clamp(v, -127.0f, 127.0f));
       }
     out.push_back({t.name, DType::kI8, t.shape, std::as_bytes(std::span<const std::int8_t>(q))});
-    out.push_back({t.name + "_scale", DType::kF32, {static_cast<std::int64_t>(scale.size())},
+    out.push_back({t.name + "_scale",
+                   DType::kF32,
+                   {static_cast<std::int64_t>(scale.size())},
                    std::as_bytes(std::span<const float>(scale))});
     ++report.tensors_quantized;
   }
 
   std::filesystem::create_directories(out_dir, ec);
   if (ec)
-    throw Error(ErrorCode::kIo, out_dir.string() + ": cannot create directory (" + ec.message() + ")");
+    throw Error(ErrorCode::kIo,
+                out_dir.string() + ": cannot create directory (" + ec.message() + ")");
   for (const auto& entry : std::filesystem::directory_iterator(in_dir)) {
     if (!entry.is_regular_file() || entry.path().filename() == "model.safetensors") continue;
     std::filesystem::copy_file(entry.path(), out_dir / entry.path().filename(),
                                std::filesystem::copy_options::overwrite_existing, ec);
     if (ec)
-      throw Error(ErrorCode::kIo, (out_dir / entry.path().filename()).string() +
-                                      ": cannot copy (" + ec.message() + ")");
+      throw Error(ErrorCode::kIo, (out_dir / entry.path().filename()).string() + ": cannot copy (" +
+                                      ec.message() + ")");
   }
   std::map<std::string, std::string> metadata = file.metadata();
   metadata["gptrec_quantization"] = "int8, symmetric, per output channel";

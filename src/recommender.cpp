@@ -18,9 +18,12 @@ using json = nlohmann::json;
 
 std::string_view to_string(ScoreKind k) {
   switch (k) {
-    case ScoreKind::kProbability: return "probability";
-    case ScoreKind::kMeanLogprob: return "mean_logprob";
-    case ScoreKind::kPopularity: return "popularity";
+    case ScoreKind::kProbability:
+      return "probability";
+    case ScoreKind::kMeanLogprob:
+      return "mean_logprob";
+    case ScoreKind::kPopularity:
+      return "popularity";
   }
   return "?";
 }
@@ -28,7 +31,8 @@ std::string_view to_string(ScoreKind k) {
 namespace {
 
 // Replaces every "{key}" in `text` by its value.
-std::string render(std::string text, std::initializer_list<std::pair<std::string_view, std::string_view>> values) {
+std::string render(std::string text,
+                   std::initializer_list<std::pair<std::string_view, std::string_view>> values) {
   for (const auto& [key, value] : values) {
     const std::string placeholder = "{" + std::string(key) + "}";
     for (std::size_t at = text.find(placeholder); at != std::string::npos;
@@ -40,7 +44,8 @@ std::string render(std::string text, std::initializer_list<std::pair<std::string
 
 bool same_text_ignoring_case(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -70,8 +75,10 @@ std::vector<int> without_item(const ItemSequence& seq, int drop, int sep_id) {
       continue;
     }
     if (token == sep_id) {
-      if (basket_has_items) out.push_back(token);
-      else out.resize(basket_start);
+      if (basket_has_items)
+        out.push_back(token);
+      else
+        out.resize(basket_start);
       basket_start = out.size();
       basket_has_items = false;
       continue;
@@ -104,8 +111,10 @@ void mix_repeat(std::span<const int> tokens, int first_item_id, int sep_id, Sequ
     if (j < 0 || j >= static_cast<int>(log_probs.size())) continue;  // <bos> and other specials
     mass[j] += w;
     total += w;
-    if (baskets) unit_open = true;
-    else w *= repeat.decay;
+    if (baskets)
+      unit_open = true;
+    else
+      w *= repeat.decay;
   }
   if (total <= 0) return;
   const double keep = std::log1p(-repeat.weight);
@@ -128,16 +137,18 @@ ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Ba
   std::unordered_set<std::string> unknown_seen;
   for (std::size_t b = 0; b < baskets.size(); ++b)
     for (const std::string& item : baskets[b].items) {
-      if (auto id = vocab.find(item)) known[b].emplace_back(*id, &item);
-      else if (unknown_seen.insert(item).second) seq.unknown_items.push_back(item);
+      if (auto id = vocab.find(item))
+        known[b].emplace_back(*id, &item);
+      else if (unknown_seen.insert(item).second)
+        seq.unknown_items.push_back(item);
     }
 
   // In the items format every item is a unit; in the baskets format a basket and its <sep> are.
   const bool baskets_format = format == SequenceFormat::kBaskets;
   std::vector<std::pair<int, const std::string*>> units_flat;  // items format
-  std::size_t first_kept = known.size();  // baskets format: first basket kept
-  int budget = max_tokens - 1;            // after <bos>
-  std::size_t first_item_kept = 0;        // items format: first (flattened) item kept
+  std::size_t first_kept = known.size();                       // baskets format: first basket kept
+  int budget = max_tokens - 1;                                 // after <bos>
+  std::size_t first_item_kept = 0;  // items format: first (flattened) item kept
   if (baskets_format) {
     for (std::size_t b = known.size(); b-- > 0;) {
       if (known[b].empty()) continue;
@@ -162,7 +173,8 @@ ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Ba
         seq.dropped_items += static_cast<int>(known[b].size());
       }
   } else {
-    for (const auto& basket : known) units_flat.insert(units_flat.end(), basket.begin(), basket.end());
+    for (const auto& basket : known)
+      units_flat.insert(units_flat.end(), basket.begin(), basket.end());
     if (static_cast<int>(units_flat.size()) > budget) {
       first_item_kept = units_flat.size() - static_cast<std::size_t>(budget);
       seq.dropped_baskets = static_cast<int>(first_item_kept);
@@ -195,7 +207,8 @@ ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Ba
 
 PromptTemplate PromptTemplate::parse(std::string_view json_text, std::string_view source) {
   const json j = parse_json_document(json_text, source, ErrorCode::kBadModel);
-  if (!j.is_object()) throw Error(ErrorCode::kBadModel, std::string(source) + ": expected an object");
+  if (!j.is_object())
+    throw Error(ErrorCode::kBadModel, std::string(source) + ": expected an object");
   PromptTemplate t;
   auto text = [&](const char* key, std::string& out) {
     auto it = j.find(key);
@@ -210,7 +223,8 @@ PromptTemplate PromptTemplate::parse(std::string_view json_text, std::string_vie
   text("candidate", t.candidate);
   if (auto it = j.find("max_history_items"); it != j.end()) {
     if (!it->is_number_integer() || it->get<int>() < 1)
-      throw Error(ErrorCode::kBadModel, std::string(source) + ": max_history_items: expected a positive integer");
+      throw Error(ErrorCode::kBadModel,
+                  std::string(source) + ": max_history_items: expected a positive integer");
     t.max_history_items = it->get<int>();
   }
   if (t.prompt.find("{history}") == std::string::npos)
@@ -218,7 +232,8 @@ PromptTemplate PromptTemplate::parse(std::string_view json_text, std::string_vie
   return t;
 }
 
-Recommender Recommender::load(const std::filesystem::path& model_dir, std::optional<Catalog> catalog) {
+Recommender Recommender::load(const std::filesystem::path& model_dir,
+                              std::optional<Catalog> catalog) {
   Recommender r;
   r.directory_ = model_dir;
   r.model_ = std::make_shared<const Model>(Model::load(model_dir));
@@ -228,10 +243,12 @@ Recommender Recommender::load(const std::filesystem::path& model_dir, std::optio
   if (config.kind == ModelKind::kItems) {
     const auto items_path = model_dir / "items.json";
     if (!std::filesystem::exists(items_path, ec))
-      throw Error(ErrorCode::kBadModel, items_path.string() + ": missing (an item model needs its item vocabulary)");
+      throw Error(ErrorCode::kBadModel,
+                  items_path.string() + ": missing (an item model needs its item vocabulary)");
     auto vocab = std::make_shared<const ItemVocabulary>(ItemVocabulary::load(items_path));
     if (vocab->vocab_size() > config.vocab_size)
-      throw Error(ErrorCode::kBadModel, items_path.string() + ": " + std::to_string(vocab->vocab_size()) +
+      throw Error(ErrorCode::kBadModel, items_path.string() + ": " +
+                                            std::to_string(vocab->vocab_size()) +
                                             " tokens, more than the model's vocab_size of " +
                                             std::to_string(config.vocab_size));
     r.vocab_ = vocab.get();
@@ -256,31 +273,36 @@ Recommender Recommender::load(const std::filesystem::path& model_dir, std::optio
   } else {
     r.tokenizer_ = load_tokenizer(model_dir);
     if (r.tokenizer_->kind() == "items")
-      throw Error(ErrorCode::kBadModel, (model_dir / "config.json").string() +
-                                            ": the directory has items.json but config.json does not "
-                                            "say \"gptrec\": {\"kind\": \"items\"}");
+      throw Error(ErrorCode::kBadModel,
+                  (model_dir / "config.json").string() +
+                      ": the directory has items.json but config.json does not "
+                      "say \"gptrec\": {\"kind\": \"items\"}");
     const auto template_path = model_dir / "recommender.json";
     if (std::filesystem::exists(template_path, ec))
       r.template_ = PromptTemplate::parse(read_text_file(template_path, ErrorCode::kBadModel),
                                           template_path.string());
     if (!catalog)
-      throw Error(ErrorCode::kInvalidArgument,
-                  model_dir.string() + " is a text model: it suggests from a catalog (--catalog FILE)");
+      throw Error(
+          ErrorCode::kInvalidArgument,
+          model_dir.string() + " is a text model: it suggests from a catalog (--catalog FILE)");
     r.catalog_ = catalog->items();
     for (const CatalogItem& item : r.catalog_) {
-      auto tokens = r.tokenizer_->encode(render(r.template_.candidate, {{"name", item.name}, {"id", item.id}}));
+      auto tokens = r.tokenizer_->encode(
+          render(r.template_.candidate, {{"name", item.name}, {"id", item.id}}));
       if (tokens.empty() || static_cast<int>(tokens.size()) >= config.n_ctx)
-        throw Error(ErrorCode::kBadInput, "catalog item " + item.id + ": its text has " +
-                                              std::to_string(tokens.size()) +
-                                              " tokens; it must have 1 to " + std::to_string(config.n_ctx - 1));
+        throw Error(ErrorCode::kBadInput,
+                    "catalog item " + item.id + ": its text has " + std::to_string(tokens.size()) +
+                        " tokens; it must have 1 to " + std::to_string(config.n_ctx - 1));
       r.candidate_tokens_.push_back(std::move(tokens));
     }
   }
-  for (std::size_t i = 0; i < r.catalog_.size(); ++i) r.candidate_index_.emplace(r.catalog_[i].id, i);
+  for (std::size_t i = 0; i < r.catalog_.size(); ++i)
+    r.candidate_index_.emplace(r.catalog_[i].id, i);
   r.by_popularity_.resize(r.catalog_.size());
   for (std::size_t i = 0; i < r.catalog_.size(); ++i) r.by_popularity_[i] = i;
-  std::stable_sort(r.by_popularity_.begin(), r.by_popularity_.end(),
-                   [&](std::size_t a, std::size_t b) { return r.catalog_[a].count > r.catalog_[b].count; });
+  std::stable_sort(
+      r.by_popularity_.begin(), r.by_popularity_.end(),
+      [&](std::size_t a, std::size_t b) { return r.catalog_[a].count > r.catalog_[b].count; });
   return r;
 }
 
@@ -293,13 +315,15 @@ std::vector<bool> Recommender::allowed_candidates(const History& history,
   std::vector<bool> allowed(catalog_.size());
   for (std::size_t i = 0; i < catalog_.size(); ++i) {
     const CatalogItem& item = catalog_[i];
-    allowed[i] = item.available && (!options.category || same_text_ignoring_case(item.category, *options.category)) &&
+    allowed[i] = item.available &&
+                 (!options.category || same_text_ignoring_case(item.category, *options.category)) &&
                  !purchased.contains(item.id);
   }
   return allowed;
 }
 
-void Recommender::rank_by_popularity(const std::vector<bool>& allowed, int top_n, Recommendations& out) const {
+void Recommender::rank_by_popularity(const std::vector<bool>& allowed, int top_n,
+                                     Recommendations& out) const {
   out.score_kind = ScoreKind::kPopularity;
   for (const std::size_t i : by_popularity_) {
     if (static_cast<int>(out.suggestions.size()) >= top_n) break;
@@ -315,7 +339,8 @@ void Recommender::rank_by_popularity(const std::vector<bool>& allowed, int top_n
 namespace {
 
 // Indices of the top_n allowed candidates by score (ties: more popular, then smaller id).
-std::vector<std::size_t> top_candidates(const std::vector<double>& scores, const std::vector<bool>& allowed,
+std::vector<std::size_t> top_candidates(const std::vector<double>& scores,
+                                        const std::vector<bool>& allowed,
                                         const std::vector<CatalogItem>& catalog, int top_n) {
   std::vector<std::size_t> order;
   for (std::size_t i = 0; i < scores.size(); ++i)
@@ -324,7 +349,8 @@ std::vector<std::size_t> top_candidates(const std::vector<double>& scores, const
   std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
                     [&](std::size_t a, std::size_t b) {
                       if (scores[a] != scores[b]) return scores[a] > scores[b];
-                      if (catalog[a].count != catalog[b].count) return catalog[a].count > catalog[b].count;
+                      if (catalog[a].count != catalog[b].count)
+                        return catalog[a].count > catalog[b].count;
                       return catalog[a].id < catalog[b].id;
                     });
   order.resize(n);
@@ -364,24 +390,30 @@ void add_top_suggestions(const std::vector<double>& scores, const std::vector<bo
 
 // Keeps the `keep` largest effects, largest first.
 void keep_strongest(std::vector<Reason>& reasons, int keep) {
-  std::sort(reasons.begin(), reasons.end(), [](const Reason& a, const Reason& b) { return a.effect > b.effect; });
+  std::sort(reasons.begin(), reasons.end(),
+            [](const Reason& a, const Reason& b) { return a.effect > b.effect; });
   if (static_cast<int>(reasons.size()) > keep) reasons.resize(static_cast<std::size_t>(keep));
 }
 
 }  // namespace
 
-Recommendations Recommender::recommend(const History& history, const RecommendOptions& options) const {
+Recommendations Recommender::recommend(const History& history,
+                                       const RecommendOptions& options) const {
   if (options.top_n < 1)
-    throw Error(ErrorCode::kInvalidArgument, "top must be at least 1, got " + std::to_string(options.top_n));
-  return kind() == ModelKind::kItems ? recommend_items(history, options) : recommend_text(history, options);
+    throw Error(ErrorCode::kInvalidArgument,
+                "top must be at least 1, got " + std::to_string(options.top_n));
+  return kind() == ModelKind::kItems ? recommend_items(history, options)
+                                     : recommend_text(history, options);
 }
 
-Recommendations Recommender::recommend_items(const History& history, const RecommendOptions& options) const {
+Recommendations Recommender::recommend_items(const History& history,
+                                             const RecommendOptions& options) const {
   const ModelConfig& config = model_->config();
   Recommendations out;
   out.customer_id = history.customer_id;
   const std::vector<Basket> baskets = purchase_baskets(history);
-  const ItemSequence seq = build_item_sequence(*vocab_, baskets, config.sequence_format, config.n_ctx);
+  const ItemSequence seq =
+      build_item_sequence(*vocab_, baskets, config.sequence_format, config.n_ctx);
   out.unknown_items = seq.unknown_items;
   out.dropped_baskets = seq.dropped_baskets;
   out.history_items_used = static_cast<int>(seq.items.size());
@@ -442,11 +474,13 @@ Recommendations Recommender::recommend_items(const History& history, const Recom
   std::vector<double> variant_log_probs;
   for (int v = 0; v < n_tried; ++v) {
     item_log_probs(variant_logits.row(v).data(), first, n_items, variant_log_probs);
-    mix_repeat(variants[static_cast<std::size_t>(v)], first, vocab_->sep_id(), config.sequence_format,
-               config.repeat, variant_log_probs);
+    mix_repeat(variants[static_cast<std::size_t>(v)], first, vocab_->sep_id(),
+               config.sequence_format, config.repeat, variant_log_probs);
     const std::string& item_id = seq.items[static_cast<std::size_t>(first_tried + v)];
     for (std::size_t k = 0; k < out.suggestions.size(); ++k) {
-      const auto j = static_cast<std::size_t>(candidate_token_[static_cast<std::size_t>(out.suggestions[k].item - catalog_.data())] - first);
+      const auto j = static_cast<std::size_t>(
+          candidate_token_[static_cast<std::size_t>(out.suggestions[k].item - catalog_.data())] -
+          first);
       const double effect = log_probs[j] - variant_log_probs[j];
       if (effect > 0) reasons[k].push_back(Reason{item_id, {}, effect});
     }
@@ -456,8 +490,10 @@ Recommendations Recommender::recommend_items(const History& history, const Recom
     keep_strongest(r, options.explain_reasons);
     for (Reason& reason : r) {
       auto it = candidate_index_.find(reason.item_id);
-      if (it != candidate_index_.end()) reason.name = catalog_[it->second].name;
-      else if (auto token = vocab_->find(reason.item_id)) reason.name = vocab_->item_of(*token)->name;
+      if (it != candidate_index_.end())
+        reason.name = catalog_[it->second].name;
+      else if (auto token = vocab_->find(reason.item_id))
+        reason.name = vocab_->item_of(*token)->name;
       if (reason.name.empty()) reason.name = reason.item_id;
     }
     out.suggestions[k].because = std::move(r);
@@ -465,7 +501,8 @@ Recommendations Recommender::recommend_items(const History& history, const Recom
   return out;
 }
 
-Recommendations Recommender::recommend_text(const History& history, const RecommendOptions& options) const {
+Recommendations Recommender::recommend_text(const History& history,
+                                            const RecommendOptions& options) const {
   const ModelConfig& config = model_->config();
   Recommendations out;
   out.customer_id = history.customer_id;
@@ -478,8 +515,10 @@ Recommendations Recommender::recommend_text(const History& history, const Recomm
   for (auto e = history.events.rbegin(); e != history.events.rend(); ++e) {
     if (e->type != EventType::kPurchase || !purchased.insert(e->item).second) continue;
     auto it = candidate_index_.find(e->item);
-    if (it != candidate_index_.end()) known.push_back(it->second);
-    else if (unknown_seen.insert(e->item).second) out.unknown_items.push_back(e->item);
+    if (it != candidate_index_.end())
+      known.push_back(it->second);
+    else if (unknown_seen.insert(e->item).second)
+      out.unknown_items.push_back(e->item);
   }
   std::reverse(known.begin(), known.end());
   std::reverse(out.unknown_items.begin(), out.unknown_items.end());
@@ -517,11 +556,13 @@ Recommendations Recommender::recommend_text(const History& history, const Recomm
     prompt = prompt_tokens(known, SIZE_MAX);
   }
   if (prompt.empty() || prompt.size() + longest > static_cast<std::size_t>(config.n_ctx))
-    throw Error(ErrorCode::kBadInput, "the prompt and the longest candidate do not fit the model's context of " +
-                                          std::to_string(config.n_ctx) + " tokens");
+    throw Error(ErrorCode::kBadInput,
+                "the prompt and the longest candidate do not fit the model's context of " +
+                    std::to_string(config.n_ctx) + " tokens");
   out.history_items_used = static_cast<int>(known.size());
 
-  auto mean_scores = [&](const std::vector<int>& prompt_ids, const std::vector<std::size_t>& which) {
+  auto mean_scores = [&](const std::vector<int>& prompt_ids,
+                         const std::vector<std::size_t>& which) {
     std::vector<std::vector<int>> conts;
     conts.reserve(which.size());
     for (std::size_t i : which) conts.push_back(candidate_tokens_[i]);
@@ -544,7 +585,8 @@ Recommendations Recommender::recommend_text(const History& history, const Recomm
   // Occlusion: re-render the prompt without each of the most recent items; re-score only the
   // suggested candidates.
   std::vector<std::size_t> suggested;
-  for (const Suggestion& s : out.suggestions) suggested.push_back(static_cast<std::size_t>(s.item - catalog_.data()));
+  for (const Suggestion& s : out.suggestions)
+    suggested.push_back(static_cast<std::size_t>(s.item - catalog_.data()));
   const int n_tried = std::min<int>(options.explain_candidates, static_cast<int>(known.size()));
   std::vector<std::vector<Reason>> reasons(out.suggestions.size());
   for (std::size_t k = known.size() - static_cast<std::size_t>(n_tried); k < known.size(); ++k) {
@@ -553,7 +595,8 @@ Recommendations Recommender::recommend_text(const History& history, const Recomm
     const auto without = mean_scores(variant, suggested);
     for (std::size_t s = 0; s < suggested.size(); ++s) {
       const double effect = scores[suggested[s]] - without[s];
-      if (effect > 0) reasons[s].push_back(Reason{catalog_[known[k]].id, catalog_[known[k]].name, effect});
+      if (effect > 0)
+        reasons[s].push_back(Reason{catalog_[known[k]].id, catalog_[known[k]].name, effect});
     }
   }
   for (std::size_t s = 0; s < suggested.size(); ++s) {

@@ -28,10 +28,10 @@ struct DTypeName {
 };
 
 constexpr DTypeName kDTypes[] = {
-    {DType::kF64, "F64", 8}, {DType::kF32, "F32", 4},  {DType::kF16, "F16", 2},
+    {DType::kF64, "F64", 8},   {DType::kF32, "F32", 4}, {DType::kF16, "F16", 2},
     {DType::kBF16, "BF16", 2}, {DType::kI64, "I64", 8}, {DType::kI32, "I32", 4},
-    {DType::kI16, "I16", 2}, {DType::kI8, "I8", 1},    {DType::kU64, "U64", 8},
-    {DType::kU32, "U32", 4}, {DType::kU16, "U16", 2}, {DType::kU8, "U8", 1},
+    {DType::kI16, "I16", 2},   {DType::kI8, "I8", 1},   {DType::kU64, "U64", 8},
+    {DType::kU32, "U32", 4},   {DType::kU16, "U16", 2}, {DType::kU8, "U8", 1},
     {DType::kBool, "BOOL", 1},
 };
 
@@ -84,7 +84,8 @@ void SafetensorsFile::parse() {
     throw Error(ErrorCode::kBadModel, source_ + ": " + what);
   };
   if (bytes_.size() < 8)
-    fail("truncated: " + std::to_string(bytes_.size()) + " bytes, a safetensors file starts with "
+    fail("truncated: " + std::to_string(bytes_.size()) +
+         " bytes, a safetensors file starts with "
          "an 8-byte header length");
   std::uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i)
@@ -149,8 +150,8 @@ void SafetensorsFile::parse() {
     if (empty) numel = 0;
 
     auto off = entry.find("data_offsets");
-    if (off == entry.end() || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
-        !(*off)[1].is_number_unsigned())
+    if (off == entry.end() || !off->is_array() || off->size() != 2 ||
+        !(*off)[0].is_number_unsigned() || !(*off)[1].is_number_unsigned())
       fail(where + "\"data_offsets\" must be [begin, end]");
     t.begin = (*off)[0].get<std::uint64_t>();
     t.end = (*off)[1].get<std::uint64_t>();
@@ -239,9 +240,9 @@ void SafetensorsFile::read_as_float32(const TensorInfo& t, std::span<float> out)
       }
       break;
     default:
-      throw Error(ErrorCode::kBadModel, source_ + ": tensor " + t.name + ": dtype " +
-                                            std::string(to_string(t.dtype)) +
-                                            " is not a floating-point type (expected F32, F16 or BF16)");
+      throw Error(ErrorCode::kBadModel,
+                  source_ + ": tensor " + t.name + ": dtype " + std::string(to_string(t.dtype)) +
+                      " is not a floating-point type (expected F32, F16 or BF16)");
   }
 }
 
@@ -265,7 +266,8 @@ std::vector<std::byte> serialize_safetensors(std::span<const TensorToWrite> tens
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned
   std::vector<std::byte> out(8 + text.size() + offset);
   const std::uint64_t n = text.size();
-  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::byte>((n >> (8 * i)) & 0xff);
+  for (int i = 0; i < 8; ++i)
+    out[static_cast<std::size_t>(i)] = static_cast<std::byte>((n >> (8 * i)) & 0xff);
   std::memcpy(out.data() + 8, text.data(), text.size());
   std::size_t pos = 8 + text.size();
   for (const auto& t : tensors) {

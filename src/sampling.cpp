@@ -83,7 +83,8 @@ int Sampler::sample(std::span<const float> logits) {
     return static_cast<int>(argmax(logits));
   }
   fill_distribution(logits, options_, probs_);
-  // A uniform double in [0, 1) from the top 53 bits: portable, unlike std::uniform_real_distribution.
+  // A uniform double in [0, 1) from the top 53 bits: portable, unlike
+  // std::uniform_real_distribution.
   const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
   double cumulative = 0;
   std::size_t last_nonzero = 0;

@@ -99,10 +99,9 @@ std::vector<ContinuationScore> score_continuations(const Model& model, std::span
                                                    const ScoringOptions& options) {
   if (prompt.empty()) throw Error(ErrorCode::kInvalidArgument, "scoring needs a non-empty prompt");
   if (static_cast<long long>(prompt.size()) > model.config().n_ctx)
-    throw Error(ErrorCode::kInvalidArgument,
-                "prompt of " + std::to_string(prompt.size()) +
-                    " tokens is longer than the model's context of " +
-                    std::to_string(model.config().n_ctx));
+    throw Error(ErrorCode::kInvalidArgument, "prompt of " + std::to_string(prompt.size()) +
+                                                 " tokens is longer than the model's context of " +
+                                                 std::to_string(model.config().n_ctx));
   Session session(model, static_cast<int>(prompt.size()));
   const ConstMatrixRef last = session.append(prompt, Logits::kLast);
   const std::vector<float> last_logits(last.data(), last.data() + last.cols());
@@ -121,8 +120,8 @@ PerplexityResult perplexity(const Model& model, std::span<const int> ids, int co
                                                  "], got " + std::to_string(context));
   if (stride == 0) stride = context / 2;
   if (stride < 1 || stride >= context)
-    throw Error(ErrorCode::kInvalidArgument, "stride must be in [1, context - 1], got " +
-                                                 std::to_string(stride));
+    throw Error(ErrorCode::kInvalidArgument,
+                "stride must be in [1, context - 1], got " + std::to_string(stride));
   PerplexityResult r;
   const auto n = static_cast<long long>(ids.size());
   if (n < 2) return r;

@@ -14,9 +14,12 @@ using gptrec::test::run_cli;
 
 namespace {
 
-int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+int count_lines(const std::string& s) {
+  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+}
 
-void expect_one_line_error(const gptrec::test::CliResult& r, int status, const std::string& needle) {
+void expect_one_line_error(const gptrec::test::CliResult& r, int status,
+                           const std::string& needle) {
   EXPECT_EQ(r.status, status) << r.err;
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_EQ(r.err.rfind("gptrec: error: ", 0), 0u) << r.err;
@@ -33,9 +36,8 @@ TEST(Cli, Version) {
 }
 
 TEST(Cli, HelpOnEveryCommand) {
-  for (const std::vector<std::string>& args : {std::vector<std::string>{"--help"},
-                                              {"info", "--help"},
-                                              {"logprobs", "--help"}}) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--help"}, {"info", "--help"}, {"logprobs", "--help"}}) {
     const auto r = run_cli(args);
     EXPECT_EQ(r.status, 0) << args[0];
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;
@@ -49,7 +51,8 @@ TEST(Cli, InfoDescribesTheModel) {
   EXPECT_NE(r.out.find("sinusoidal"), std::string::npos);
   EXPECT_NE(r.out.find("lm_head.weight"), std::string::npos);
 
-  const auto j = run_cli({"info", gptrec::test::model_dir("tiny-learned-f16").string(), "--format", "json"});
+  const auto j =
+      run_cli({"info", gptrec::test::model_dir("tiny-learned-f16").string(), "--format", "json"});
   ASSERT_EQ(j.status, 0) << j.err;
   const auto info = nlohmann::json::parse(j.out);
   EXPECT_EQ(info["n_layer"], 2);
@@ -74,7 +77,8 @@ TEST(Cli, LogprobsMatchThePyTorchReference) {
     if (!id_list.empty()) id_list += ',';
     id_list += std::to_string(id);
   }
-  const auto r = run_cli({"logprobs", dir.string(), "--ids", id_list, "--top", "3", "--format", "json"});
+  const auto r =
+      run_cli({"logprobs", dir.string(), "--ids", id_list, "--top", "3", "--format", "json"});
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["positions"].size(), ids.size());
@@ -87,7 +91,8 @@ TEST(Cli, LogprobsMatchThePyTorchReference) {
     const auto lp = [&](std::size_t v) { return row[v] - m - std::log(sum); };
     const auto& p = j["positions"][t];
     EXPECT_EQ(p["next_token"], ids[t + 1]);
-    worst = std::max(worst, std::fabs(p["next_logprob"].get<double>() - lp(static_cast<std::size_t>(ids[t + 1]))));
+    worst = std::max(worst, std::fabs(p["next_logprob"].get<double>() -
+                                      lp(static_cast<std::size_t>(ids[t + 1]))));
     ASSERT_EQ(p["top"].size(), 3u);
     // The top list is the reference's argmax, in order.
     std::size_t best = 0;
@@ -110,16 +115,19 @@ TEST(Cli, ErrorsAreOneLineWithAnExitCode) {
   gptrec::test::copy_dir(gptrec::test::model_dir("tiny-learned"), tmp / "m");
   std::filesystem::resize_file(tmp / "m" / "model.safetensors", 3);
   expect_one_line_error(run_cli({"info", (tmp / "m").string()}), 4, "model.safetensors: truncated");
-  expect_one_line_error(run_cli({"logprobs", gptrec::test::model_dir("tiny-learned").string(), "--ids", "1,999"}),
-                        2, "token id 999 at position 1");
-  expect_one_line_error(run_cli({"logprobs", gptrec::test::model_dir("tiny-learned").string()}), 2, "--ids");
+  expect_one_line_error(
+      run_cli({"logprobs", gptrec::test::model_dir("tiny-learned").string(), "--ids", "1,999"}), 2,
+      "token id 999 at position 1");
+  expect_one_line_error(run_cli({"logprobs", gptrec::test::model_dir("tiny-learned").string()}), 2,
+                        "--ids");
   expect_one_line_error(run_cli({"frobnicate"}), 2, "unknown command 'frobnicate'");
   expect_one_line_error(run_cli({}), 2, "subcommand is required");
 }
 
 TEST(Cli, ThreadsOptionAndEnvironmentGiveTheSameLogprobs) {
   const std::string dir = gptrec::test::model_dir("tiny-learned").string();
-  const std::vector<std::string> base = {"logprobs", dir, "--ids", "1,2,3,4,5,6", "--format", "json"};
+  const std::vector<std::string> base = {"logprobs",    dir,        "--ids",
+                                         "1,2,3,4,5,6", "--format", "json"};
   auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = base;
     args.insert(args.end(), extra.begin(), extra.end());

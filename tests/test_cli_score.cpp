@@ -20,7 +20,8 @@ namespace {
 
 std::string tiny_items() { return gptrec::test::model_dir("tiny-items").string(); }
 std::filesystem::path sample() {
-  return gptrec::test::data_dir().parent_path().parent_path() / "examples" / "online-retail-sample.jsonl";
+  return gptrec::test::data_dir().parent_path().parent_path() / "examples" /
+         "online-retail-sample.jsonl";
 }
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -46,8 +47,8 @@ std::string big_input(int times) {
 TEST(CliScore, OneResultLinePerInputLineInOrder) {
   gptrec::test::TempDir tmp;
   const auto out = tmp / "out.jsonl";
-  const auto r = run_cli({"score", "--model", tiny_items(), "--input", sample().string(), "--output",
-                          out.string(), "--top", "3", "--threads", "2", "--quiet"});
+  const auto r = run_cli({"score", "--model", tiny_items(), "--input", sample().string(),
+                          "--output", out.string(), "--top", "3", "--threads", "2", "--quiet"});
   ASSERT_EQ(r.status, 0) << r.err;
   const auto in_lines = lines_of(gptrec::test::read_file(sample()));
   const auto out_lines = lines_of(gptrec::test::read_file(out));
@@ -59,8 +60,9 @@ TEST(CliScore, OneResultLinePerInputLineInOrder) {
     EXPECT_EQ(j["suggestions"].size(), 3u);
   }
   // A record's suggestions are the ones `suggest` gives for that customer.
-  const auto single = run_cli({"suggest", "--model", tiny_items(), "--history", "-", "--top", "3", "--format", "json"},
-                              in_lines[17]);
+  const auto single = run_cli(
+      {"suggest", "--model", tiny_items(), "--history", "-", "--top", "3", "--format", "json"},
+      in_lines[17]);
   ASSERT_EQ(single.status, 0) << single.err;
   const auto want = nlohmann::json::parse(single.out)["suggestions"];
   const auto got = nlohmann::json::parse(out_lines[17])["suggestions"];
@@ -71,12 +73,17 @@ TEST(CliScore, OneResultLinePerInputLineInOrder) {
 }
 
 TEST(CliScore, BadLinesBecomeErrorRecordsAndTheRunGoesOn) {
-  const std::string input = R"({"customer_id": "a", "events": [{"item": "22423"}]})" "\n"
-                            "{oops\n"
-                            R"({"customer_id": "b", "events": [{"item": "22423", "timestamp": "someday"}]})" "\n"
-                            "\n"
-                            R"({"customer_id": "c", "events": []})" "\n";
-  const auto r = run_cli({"score", "--model", tiny_items(), "--input", "-", "--output", "-"}, input);
+  const std::string input =
+      R"({"customer_id": "a", "events": [{"item": "22423"}]})"
+      "\n"
+      "{oops\n"
+      R"({"customer_id": "b", "events": [{"item": "22423", "timestamp": "someday"}]})"
+      "\n"
+      "\n"
+      R"({"customer_id": "c", "events": []})"
+      "\n";
+  const auto r =
+      run_cli({"score", "--model", tiny_items(), "--input", "-", "--output", "-"}, input);
   EXPECT_EQ(r.status, 3);  // some records failed
   const auto out = lines_of(r.out);
   ASSERT_EQ(out.size(), 4u);  // the blank line is not a record
@@ -84,10 +91,12 @@ TEST(CliScore, BadLinesBecomeErrorRecordsAndTheRunGoesOn) {
   const auto bad = nlohmann::json::parse(out[1]);
   EXPECT_EQ(bad["line"], 2);
   EXPECT_TRUE(bad["customer_id"].is_null());
-  EXPECT_NE(bad["error"].get<std::string>().find("<stdin>:2: not valid JSON"), std::string::npos) << bad;
+  EXPECT_NE(bad["error"].get<std::string>().find("<stdin>:2: not valid JSON"), std::string::npos)
+      << bad;
   const auto bad2 = nlohmann::json::parse(out[2]);
   EXPECT_EQ(bad2["line"], 3);
-  EXPECT_NE(bad2["error"].get<std::string>().find("events[0].timestamp: not a date"), std::string::npos);
+  EXPECT_NE(bad2["error"].get<std::string>().find("events[0].timestamp: not a date"),
+            std::string::npos);
   EXPECT_EQ(nlohmann::json::parse(out[3])["fallback"], "the history has no purchases");
   EXPECT_NE(r.err.find("scored 4 records (2 errors)"), std::string::npos) << r.err;
 }
@@ -95,13 +104,14 @@ TEST(CliScore, BadLinesBecomeErrorRecordsAndTheRunGoesOn) {
 TEST(CliScore, ShardsPartitionTheInput) {
   gptrec::test::TempDir tmp;
   gptrec::test::write_file(tmp / "in.jsonl", big_input(2));
-  const auto full = run_cli({"score", "--model", tiny_items(), "--input", (tmp / "in.jsonl").string(), "--output",
-                             "-", "--quiet"});
+  const auto full = run_cli({"score", "--model", tiny_items(), "--input",
+                             (tmp / "in.jsonl").string(), "--output", "-", "--quiet"});
   ASSERT_EQ(full.status, 3) << full.err;  // the input holds bad lines
   std::map<long long, std::string> by_line;
   for (int i = 0; i < 3; ++i) {
-    const auto part = run_cli({"score", "--model", tiny_items(), "--input", (tmp / "in.jsonl").string(), "--output",
-                               "-", "--shard", std::to_string(i) + "/3", "--quiet"});
+    const auto part =
+        run_cli({"score", "--model", tiny_items(), "--input", (tmp / "in.jsonl").string(),
+                 "--output", "-", "--shard", std::to_string(i) + "/3", "--quiet"});
     const auto lines = lines_of(part.out);
     EXPECT_GT(lines.size(), 100u);  // a fair split
     for (const auto& l : lines) {
@@ -113,15 +123,19 @@ TEST(CliScore, ShardsPartitionTheInput) {
   ASSERT_EQ(by_line.size(), all.size());
   std::size_t i = 0;
   for (const auto& [n, l] : by_line) EXPECT_EQ(l, all[i++]);
-  EXPECT_EQ(run_cli({"score", "--model", tiny_items(), "--input", "-", "--output", "-", "--shard", "3/3"}).status, 2);
+  EXPECT_EQ(
+      run_cli({"score", "--model", tiny_items(), "--input", "-", "--output", "-", "--shard", "3/3"})
+          .status,
+      2);
 }
 
 TEST(CliScore, ResumeAfterACutOutputGivesEveryRecordOnce) {
   gptrec::test::TempDir tmp;
   gptrec::test::write_file(tmp / "in.jsonl", big_input(2));
   const auto out = tmp / "out.jsonl";
-  std::vector<std::string> args = {"score", "--model", tiny_items(), "--input", (tmp / "in.jsonl").string(),
-                                   "--output", out.string(), "--quiet"};
+  std::vector<std::string> args = {
+      "score",    "--model",    tiny_items(), "--input", (tmp / "in.jsonl").string(),
+      "--output", out.string(), "--quiet"};
   run_cli(args);
   const std::string complete = gptrec::test::read_file(out);
   // A run killed in the middle of a line: resume must drop the partial line and finish.
@@ -141,8 +155,9 @@ TEST(CliScore, ResumeAfterKill9) {
   gptrec::test::write_file(tmp / "in.jsonl", big_input(30));
   const auto out = tmp / "out.jsonl";
   const std::string cli = GPTREC_CLI;
-  std::vector<std::string> args = {cli, "score", "--model", tiny_items(), "--input", (tmp / "in.jsonl").string(),
-                                   "--output", out.string(), "--quiet", "--threads", "1"};
+  std::vector<std::string> args = {
+      cli,        "score",      "--model", tiny_items(), "--input", (tmp / "in.jsonl").string(),
+      "--output", out.string(), "--quiet", "--threads",  "1"};
   // The reference: one uninterrupted run.
   const auto reference = tmp / "reference.jsonl";
   run_cli({"score", "--model", tiny_items(), "--input", (tmp / "in.jsonl").string(), "--output",
@@ -165,7 +180,8 @@ TEST(CliScore, ResumeAfterKill9) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   const auto partial = std::filesystem::file_size(out, ec);
-  std::printf("killed after %ju of %zu bytes\n", static_cast<std::uintmax_t>(partial), complete.size());
+  std::printf("killed after %ju of %zu bytes\n", static_cast<std::uintmax_t>(partial),
+              complete.size());
 
   std::vector<std::string> resumed(args.begin() + 1, args.end());
   resumed.push_back("--resume");

@@ -11,15 +11,20 @@ using gptrec::test::run_cli;
 namespace {
 
 std::string tiny_items() { return gptrec::test::model_dir("tiny-items").string(); }
-std::string fixture_history() { return (gptrec::test::model_dir("tiny-items") / "history.json").string(); }
+std::string fixture_history() {
+  return (gptrec::test::model_dir("tiny-items") / "history.json").string();
+}
 std::filesystem::path repo() { return gptrec::test::data_dir().parent_path().parent_path(); }
 
-int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+int count_lines(const std::string& s) {
+  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+}
 
 }  // namespace
 
 TEST(CliSuggest, TablePrintsRankedCatalogItems) {
-  const auto r = run_cli({"suggest", "--model", tiny_items(), "--history", fixture_history(), "--top", "5"});
+  const auto r =
+      run_cli({"suggest", "--model", tiny_items(), "--history", fixture_history(), "--top", "5"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("Suggestions for customer 13113"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Score: probability"), std::string::npos);
@@ -38,7 +43,8 @@ TEST(CliSuggest, TablePrintsRankedCatalogItems) {
 }
 
 TEST(CliSuggest, JsonIsStableAndComplete) {
-  const auto r = run_cli({"suggest", "--model", tiny_items(), "--history", fixture_history(), "--format", "json"});
+  const auto r = run_cli(
+      {"suggest", "--model", tiny_items(), "--history", fixture_history(), "--format", "json"});
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["customer_id"], "13113");
@@ -46,7 +52,8 @@ TEST(CliSuggest, JsonIsStableAndComplete) {
   EXPECT_EQ(j["score"], "probability");
   EXPECT_TRUE(j["fallback"].is_null());
   ASSERT_EQ(j["suggestions"].size(), 10u);
-  const auto items = nlohmann::json::parse(gptrec::test::read_file(gptrec::test::model_dir("tiny-items") / "items.json"));
+  const auto items = nlohmann::json::parse(
+      gptrec::test::read_file(gptrec::test::model_dir("tiny-items") / "items.json"));
   std::set<std::string> known;
   for (const auto& e : items["items"]) known.insert(e["id"].get<std::string>());
   double previous = 2;
@@ -63,8 +70,8 @@ TEST(CliSuggest, JsonIsStableAndComplete) {
 }
 
 TEST(CliSuggest, ExplainNamesPastPurchasesInBothFormats) {
-  const auto j = run_cli({"suggest", "--model", tiny_items(), "--history", fixture_history(), "--format",
-                          "json", "--explain", "--top", "5"});
+  const auto j = run_cli({"suggest", "--model", tiny_items(), "--history", fixture_history(),
+                          "--format", "json", "--explain", "--top", "5"});
   ASSERT_EQ(j.status, 0) << j.err;
   const auto doc = nlohmann::json::parse(j.out);
   int reasons = 0;
@@ -77,15 +84,16 @@ TEST(CliSuggest, ExplainNamesPastPurchasesInBothFormats) {
     }
   }
   EXPECT_GT(reasons, 0);
-  const auto t = run_cli({"suggest", "--model", tiny_items(), "--history", fixture_history(), "--explain", "--top", "5"});
+  const auto t = run_cli({"suggest", "--model", tiny_items(), "--history", fixture_history(),
+                          "--explain", "--top", "5"});
   ASSERT_EQ(t.status, 0) << t.err;
   EXPECT_NE(t.out.find("because you bought "), std::string::npos) << t.out;
 }
 
 TEST(CliSuggest, ExcludePurchasedAndStdin) {
   const std::string history = gptrec::test::read_file(fixture_history());
-  const auto r = run_cli({"suggest", "--model", tiny_items(), "--history", "-", "--exclude-purchased", "--format",
-                          "json", "--top", "20"},
+  const auto r = run_cli({"suggest", "--model", tiny_items(), "--history", "-",
+                          "--exclude-purchased", "--format", "json", "--top", "20"},
                          history);
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
@@ -97,21 +105,26 @@ TEST(CliSuggest, UnknownItemsWarnAndEmptyHistoriesFallBack) {
   gptrec::test::TempDir tmp;
   gptrec::test::write_file(tmp / "h.json", R"({"customer_id": "x", "events": [
       {"item": "NOPE-1", "timestamp": "2011-01-01"}, {"item": "NOPE-2", "timestamp": "2011-01-02"}]})");
-  const auto r = run_cli({"suggest", "--model", tiny_items(), "--history", (tmp / "h.json").string(), "--format", "json"});
+  const auto r = run_cli({"suggest", "--model", tiny_items(), "--history",
+                          (tmp / "h.json").string(), "--format", "json"});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.err, "gptrec: warning: 2 purchased items are unknown to the model and skipped: NOPE-1, NOPE-2\n");
+  EXPECT_EQ(
+      r.err,
+      "gptrec: warning: 2 purchased items are unknown to the model and skipped: NOPE-1, NOPE-2\n");
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["score"], "popularity");
   EXPECT_EQ(j["fallback"], "none of the purchased items is known to the model");
   EXPECT_EQ(j["suggestions"].size(), 10u);
   const auto empty = run_cli({"suggest", "--model", tiny_items(), "--history", "-"}, "[]");
   ASSERT_EQ(empty.status, 0) << empty.err;
-  EXPECT_NE(empty.out.find("Fallback: the history has no purchases"), std::string::npos) << empty.out;
+  EXPECT_NE(empty.out.find("Fallback: the history has no purchases"), std::string::npos)
+      << empty.out;
 }
 
 TEST(CliSuggest, BadInputIsAOneLineErrorNamingThePath) {
   gptrec::test::TempDir tmp;
-  gptrec::test::write_file(tmp / "bad.json", R"({"events": [{"item": "a", "timestamp": "2011-01-01"},
+  gptrec::test::write_file(tmp / "bad.json",
+                           R"({"events": [{"item": "a", "timestamp": "2011-01-01"},
       {"item": "b", "timestamp": "2011-01-02"}, {"item": "c", "timestamp": "2011-01-03"},
       {"item": "d", "timestamp": "last tuesday"}]})");
   auto r = run_cli({"suggest", "--model", tiny_items(), "--history", (tmp / "bad.json").string()});
@@ -130,7 +143,8 @@ TEST(CliSuggest, BadInputIsAOneLineErrorNamingThePath) {
 
 TEST(CliEval, ScoresTheModelAndTheBaselines) {
   const auto sample = (repo() / "examples" / "online-retail-sample.jsonl").string();
-  const auto r = run_cli({"eval", "--model", tiny_items(), "--data", sample, "--format", "json", "--quiet"});
+  const auto r =
+      run_cli({"eval", "--model", tiny_items(), "--data", sample, "--format", "json", "--quiet"});
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["customers"], 300);
@@ -154,8 +168,9 @@ TEST(CliEval, ScoresTheModelAndTheBaselines) {
 TEST(CliEval, ShippedGamesModelRunsTheSasrecProtocol) {
   const auto model = (repo() / "models" / "games").string();
   const auto sample = (gptrec::test::data_dir() / "games" / "sample.txt").string();
-  const std::vector<std::string> args = {"eval", "--model", model, "--data", sample, "--protocol", "sasrec",
-                                         "--seed", "0", "--format", "json", "--quiet"};
+  const std::vector<std::string> args = {"eval", "--model",    model,    "--data",
+                                         sample, "--protocol", "sasrec", "--seed",
+                                         "0",    "--format",   "json",   "--quiet"};
   const auto r = run_cli(args);
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
@@ -174,7 +189,8 @@ TEST(CliEval, ShippedGamesModelRunsTheSasrecProtocol) {
   const auto& gpt = j["methods"][0];
   const auto& popularity = j["methods"][1];
   EXPECT_GT(gpt["sampled"]["hr"].get<double>(), popularity["sampled"]["hr"].get<double>() + 0.1);
-  EXPECT_GT(gpt["sampled"]["ndcg"].get<double>(), popularity["sampled"]["ndcg"].get<double>() + 0.1);
+  EXPECT_GT(gpt["sampled"]["ndcg"].get<double>(),
+            popularity["sampled"]["ndcg"].get<double>() + 0.1);
   const auto again = run_cli(args);
   ASSERT_EQ(again.status, 0) << again.err;
   EXPECT_EQ(again.out, r.out);

@@ -46,14 +46,16 @@ TEST_F(TextCommands, GreedyGenerateEqualsTheLibrary) {
   Session s(model);
   const auto ids = generate(s, tok->encode(prompt), o).ids;
 
-  const auto r = run_cli({"generate", dir(), "--prompt", prompt, "--max-tokens", "12", "--temperature", "0"});
+  const auto r =
+      run_cli({"generate", dir(), "--prompt", prompt, "--max-tokens", "12", "--temperature", "0"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, tok->decode(ids) + "\n");
 }
 
 TEST_F(TextCommands, SeededGenerateIsReproducibleAndStopsAtAStopString) {
-  const std::vector<std::string> args = {"generate", dir(), "--prompt", "<bos> i10", "--max-tokens", "30",
-                                         "--temperature", "1.5", "--top-k", "50", "--seed", "11"};
+  const std::vector<std::string> args = {"generate",     dir(), "--prompt",      "<bos> i10",
+                                         "--max-tokens", "30",  "--temperature", "1.5",
+                                         "--top-k",      "50",  "--seed",        "11"};
   const auto a = run_cli(args), b = run_cli(args);
   ASSERT_EQ(a.status, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
@@ -86,9 +88,9 @@ TEST_F(TextCommands, PerplexityEqualsTheLibrary) {
   EXPECT_EQ(j["scored_tokens"], 150);
   EXPECT_NEAR(j["perplexity"].get<double>(), want.perplexity(), 1e-9 * want.perplexity());
   // From standard input too.
-  const auto piped = run_cli({"perplexity", dir(), "--file", "-", "--context", "40", "--stride", "10",
-                              "--format", "json"},
-                             text);
+  const auto piped = run_cli(
+      {"perplexity", dir(), "--file", "-", "--context", "40", "--stride", "10", "--format", "json"},
+      text);
   ASSERT_EQ(piped.status, 0) << piped.err;
   EXPECT_EQ(nlohmann::json::parse(piped.out)["perplexity"], j["perplexity"]);
 }

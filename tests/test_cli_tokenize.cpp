@@ -119,7 +119,6 @@ TEST_F(TokenizeCommand, BadArgumentsAreOneLineErrors) {
                         "no tokenizer");
 }
 
-
 TEST_F(TokenizeCommand, LogprobsOfTextEqualLogprobsOfItsIds) {
   test::write_random_gpt2_model(dir_.path());
   const std::string text = "Hello, world! It's a caf\xC3\xA9 \xF0\x9F\x98\x80<|endoftext|>";

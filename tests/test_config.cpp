@@ -48,7 +48,8 @@ TEST(Config, ReadsHuggingFaceGpt2Config) {
 TEST(Config, ReadsActivationsAndPositions) {
   auto with = [](const std::string& extra) {
     return parse_model_config(R"({"vocab_size": 10, "n_positions": 8, "n_embd": 4, "n_layer": 1,
-                                  "n_head": 2, "n_inner": 6)" + extra + "}",
+                                  "n_head": 2, "n_inner": 6)" +
+                                  extra + "}",
                               "config.json");
   };
   EXPECT_EQ(with("").n_inner, 6);
@@ -70,34 +71,46 @@ TEST(Config, RejectsBadValuesNamingTheKey) {
             std::string::npos);
   EXPECT_NE(error_of("{" + base + R"(, "n_head": 3})").find("n_head"), std::string::npos);
   EXPECT_NE(error_of("{" + base + "}").find("missing key \"n_head\""), std::string::npos);
-  EXPECT_NE(error_of(R"({"vocab_size": "ten", "n_positions": 8, "n_embd": 4, "n_layer": 1, "n_head": 2})")
-                .find("vocab_size"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(R"({"vocab_size": "ten", "n_positions": 8, "n_embd": 4, "n_layer": 1, "n_head": 2})")
+          .find("vocab_size"),
+      std::string::npos);
   EXPECT_NE(error_of("{" + base + R"(, "n_head": -2})").find("n_head"), std::string::npos);
   EXPECT_NE(error_of("{" + base + R"(, "n_head": 2, "scale_attn_by_inverse_layer_idx": true})")
                 .find("scale_attn_by_inverse_layer_idx"),
             std::string::npos);
   EXPECT_NE(error_of("[1, 2]").find("JSON object"), std::string::npos);
   EXPECT_NE(error_of("{\"vocab_size\": ").find("not valid JSON"), std::string::npos);
-  EXPECT_EQ(error_of("{" + base + R"(, "n_head": 2, "position_encoding": "sinusoidal", "n_embd": 3})")
-                .find("config.json"),
-            0u);
+  EXPECT_EQ(
+      error_of("{" + base + R"(, "n_head": 2, "position_encoding": "sinusoidal", "n_embd": 3})")
+          .find("config.json"),
+      0u);
 }
 
 TEST(Config, ReadsTheRepeatComponentOfItemModels) {
-  const std::string base = R"("vocab_size": 10, "n_positions": 8, "n_embd": 4, "n_layer": 1, "n_head": 2)";
+  const std::string base =
+      R"("vocab_size": 10, "n_positions": 8, "n_embd": 4, "n_layer": 1, "n_head": 2)";
   const auto c = parse_model_config(
-      "{" + base + R"(, "gptrec": {"kind": "items", "repeat": {"weight": 0.25, "decay": 0.5}}})", "config.json");
+      "{" + base + R"(, "gptrec": {"kind": "items", "repeat": {"weight": 0.25, "decay": 0.5}}})",
+      "config.json");
   EXPECT_EQ(c.repeat.weight, 0.25);
   EXPECT_EQ(c.repeat.decay, 0.5);
-  const auto plain = parse_model_config("{" + base + R"(, "gptrec": {"kind": "items"}})", "config.json");
+  const auto plain =
+      parse_model_config("{" + base + R"(, "gptrec": {"kind": "items"}})", "config.json");
   EXPECT_EQ(plain.repeat.weight, 0.0);
   EXPECT_EQ(plain.repeat.decay, 1.0);
-  auto error = [&](const std::string& gptrec) { return error_of("{" + base + R"(, "gptrec": )" + gptrec + "}"); };
-  EXPECT_NE(error(R"({"kind": "items", "repeat": {"weight": 1}})").find("gptrec.repeat.weight"), std::string::npos);
-  EXPECT_NE(error(R"({"kind": "items", "repeat": {"weight": -0.1}})").find("gptrec.repeat.weight"), std::string::npos);
-  EXPECT_NE(error(R"({"kind": "items", "repeat": {"decay": 0}})").find("gptrec.repeat.decay"), std::string::npos);
-  EXPECT_NE(error(R"({"kind": "items", "repeat": {"decay": "slow"}})").find("gptrec.repeat.decay"), std::string::npos);
+  auto error = [&](const std::string& gptrec) {
+    return error_of("{" + base + R"(, "gptrec": )" + gptrec + "}");
+  };
+  EXPECT_NE(error(R"({"kind": "items", "repeat": {"weight": 1}})").find("gptrec.repeat.weight"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"kind": "items", "repeat": {"weight": -0.1}})").find("gptrec.repeat.weight"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"kind": "items", "repeat": {"decay": 0}})").find("gptrec.repeat.decay"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"kind": "items", "repeat": {"decay": "slow"}})").find("gptrec.repeat.decay"),
+            std::string::npos);
   EXPECT_NE(error(R"({"kind": "items", "repeat": 0.5})").find("gptrec.repeat"), std::string::npos);
-  EXPECT_NE(error(R"({"kind": "text", "repeat": {"weight": 0.5}})").find("only item models"), std::string::npos);
+  EXPECT_NE(error(R"({"kind": "text", "repeat": {"weight": 0.5}})").find("only item models"),
+            std::string::npos);
 }

@@ -30,8 +30,9 @@ TEST(Timestamp, ParsesIsoDatesAndDateTimes) {
   EXPECT_EQ(parse_timestamp("2011-01-18T10:01:00.250")->first, 1295344860);
   EXPECT_EQ(parse_timestamp("2011-01-18T10:01:00")->second, "2011-01-18");
   EXPECT_EQ(parse_timestamp("2000-02-29")->first, 951782400);
-  for (const char* bad : {"", "2011", "2011-13-01", "2011-02-29", "2011-04-31", "18/01/2011",
-                          "2011-01-18T25:00", "2011-01-18T10:01:00+2", "2011-01-18Tx", "2011-01-18 "})
+  for (const char* bad :
+       {"", "2011", "2011-13-01", "2011-02-29", "2011-04-31", "18/01/2011", "2011-01-18T25:00",
+        "2011-01-18T10:01:00+2", "2011-01-18Tx", "2011-01-18 "})
     EXPECT_FALSE(parse_timestamp(bad).has_value()) << bad;
 }
 
@@ -55,8 +56,9 @@ TEST(History, ParsesAndSortsByTimeStably) {
 }
 
 TEST(History, AcceptsABareArrayAndDateKeys) {
-  const auto h = parse_history(R"([{"item": "milk", "date": "2014-06-24"}, {"item": "bread", "date": "2014-06-20"}])",
-                               "h.json");
+  const auto h = parse_history(
+      R"([{"item": "milk", "date": "2014-06-24"}, {"item": "bread", "date": "2014-06-20"}])",
+      "h.json");
   EXPECT_EQ(h.customer_id, "");
   ASSERT_EQ(h.events.size(), 2u);
   EXPECT_EQ(h.events[0].item, "bread");
@@ -65,7 +67,8 @@ TEST(History, AcceptsABareArrayAndDateKeys) {
 
 TEST(History, KeepsTheMostRecentEventsBeyondTheLimit) {
   std::string text = "[";
-  for (int i = 0; i < 10; ++i) text += std::string(i ? "," : "") + R"({"item": "i)" + std::to_string(i) + "\"}";
+  for (int i = 0; i < 10; ++i)
+    text += std::string(i ? "," : "") + R"({"item": "i)" + std::to_string(i) + "\"}";
   const auto h = parse_history(text + "]", "h.json", 4);
   ASSERT_EQ(h.events.size(), 4u);
   EXPECT_EQ(h.events[0].item, "i6");
@@ -79,14 +82,19 @@ TEST(History, ErrorsNameTheJsonPath) {
   EXPECT_NE(error_of(R"({"events": [{"item": "d", "timestamp": "yesterday"}]})")
                 .find("alice.json: events[0].timestamp: not a date (\"yesterday\""),
             std::string::npos);
-  EXPECT_EQ(error_of(R"({"events": [{"item": "a"}, {"type": "purchase"}]})"), "alice.json: events[1].item: missing");
+  EXPECT_EQ(error_of(R"({"events": [{"item": "a"}, {"type": "purchase"}]})"),
+            "alice.json: events[1].item: missing");
   EXPECT_EQ(error_of(R"({"events": [{"item": "a", "type": "wishlist"}]})"),
-            "alice.json: events[0].type: unknown event type \"wishlist\" (expected purchase, view, cart, return or rating)");
-  EXPECT_EQ(error_of(R"({"events": [{"item": ["a"]}]})"), "alice.json: events[0].item: expected a non-empty string, got an array");
-  EXPECT_EQ(error_of(R"({"events": [{"item": "a", "quantity": "two"}]})"), "alice.json: events[0].quantity: expected a number, got a string");
+            "alice.json: events[0].type: unknown event type \"wishlist\" (expected purchase, view, "
+            "cart, return or rating)");
+  EXPECT_EQ(error_of(R"({"events": [{"item": ["a"]}]})"),
+            "alice.json: events[0].item: expected a non-empty string, got an array");
+  EXPECT_EQ(error_of(R"({"events": [{"item": "a", "quantity": "two"}]})"),
+            "alice.json: events[0].quantity: expected a number, got a string");
   EXPECT_EQ(error_of(R"({"events": {}})"), "alice.json: events: expected an array, got an object");
   EXPECT_EQ(error_of(R"({"customer_id": "x"})"), "alice.json: events: missing");
-  EXPECT_EQ(error_of(R"("hello")"), "alice.json: expected a history object or an array of events, got a string");
+  EXPECT_EQ(error_of(R"("hello")"),
+            "alice.json: expected a history object or an array of events, got a string");
   EXPECT_NE(error_of("{\"events\": [").find("alice.json: not valid JSON"), std::string::npos);
 }
 
@@ -105,19 +113,23 @@ TEST(Baskets, GroupByOrderThenDateThenEvent) {
 
   const auto by_date = purchase_baskets(parse_history(R"([
       {"item": "a", "date": "2014-01-02"}, {"item": "b", "date": "2014-01-01"},
-      {"item": "c", "timestamp": "2014-01-02T23:00"}])", "h"));
+      {"item": "c", "timestamp": "2014-01-02T23:00"}])",
+                                                      "h"));
   ASSERT_EQ(by_date.size(), 2u);
   EXPECT_EQ(by_date[0].items, (std::vector<std::string>{"b"}));
   EXPECT_EQ(by_date[1].items, (std::vector<std::string>{"a", "c"}));
 
-  const auto by_event = purchase_baskets(parse_history(R"([{"item": "a"}, {"item": "b"}, {"item": "a"}])", "h"));
+  const auto by_event =
+      purchase_baskets(parse_history(R"([{"item": "a"}, {"item": "b"}, {"item": "a"}])", "h"));
   ASSERT_EQ(by_event.size(), 3u);
   EXPECT_EQ(by_event[2].items, (std::vector<std::string>{"a"}));
 }
 
 TEST(Catalog, ParsesItemsAndAliases) {
-  const auto c = Catalog::parse(R"([{"id": "85123A", "name": "HEART", "price": 2.55, "purchases": 7},
-      {"item": "milk", "count": 3, "category": "dairy", "available": false}, {"id": 7}])", "cat.json");
+  const auto c =
+      Catalog::parse(R"([{"id": "85123A", "name": "HEART", "price": 2.55, "purchases": 7},
+      {"item": "milk", "count": 3, "category": "dairy", "available": false}, {"id": 7}])",
+                     "cat.json");
   ASSERT_EQ(c.items().size(), 3u);
   EXPECT_EQ(c.find("85123A")->count, 7);
   EXPECT_EQ(*c.find("85123A")->price, 2.55);
@@ -137,8 +149,11 @@ TEST(Catalog, ErrorsNameTheJsonPath) {
     }
     return "";
   };
-  EXPECT_EQ(error_of_catalog(R"([{"id": "a"}, {"id": "b", "price": "cheap"}])"), "cat.json: [1].price: expected a number, got a string");
-  EXPECT_EQ(error_of_catalog(R"([{"id": "a"}, {"id": "a"}])"), "cat.json: [1].id: \"a\" appears twice");
+  EXPECT_EQ(error_of_catalog(R"([{"id": "a"}, {"id": "b", "price": "cheap"}])"),
+            "cat.json: [1].price: expected a number, got a string");
+  EXPECT_EQ(error_of_catalog(R"([{"id": "a"}, {"id": "a"}])"),
+            "cat.json: [1].id: \"a\" appears twice");
   EXPECT_EQ(error_of_catalog(R"([{"name": "x"}])"), "cat.json: [0].id: missing");
-  EXPECT_EQ(error_of_catalog(R"({"items": 3})"), "cat.json: items: expected an array of items, got a number");
+  EXPECT_EQ(error_of_catalog(R"({"items": 3})"),
+            "cat.json: items: expected an array of items, got a number");
 }

@@ -53,7 +53,8 @@ TEST(ItemVocabulary, ParsesTheDocumentedFormat) {
 
 TEST(ItemVocabulary, EncodesAndDecodes) {
   const auto v = ItemVocabulary::parse(kItems, "items.json");
-  EXPECT_EQ(v.encode("<bos> 85123A 22423 <sep>\nPOST missing"), (std::vector<int>{1, 4, 5, 2, 6, 3}));
+  EXPECT_EQ(v.encode("<bos> 85123A 22423 <sep>\nPOST missing"),
+            (std::vector<int>{1, 4, 5, 2, 6, 3}));
   EXPECT_EQ(v.decode(std::vector<int>{1, 4, 5, 2}), "<bos> 85123A 22423 <sep>");
   EXPECT_THROW(v.decode(std::vector<int>{7}), Error);
   EXPECT_THROW(v.token_text(-1), Error);
@@ -63,17 +64,22 @@ TEST(ItemVocabulary, RejectsMalformedFilesNamingThePath) {
   EXPECT_NE(error_of("{").find("not valid JSON"), std::string::npos);
   EXPECT_NE(error_of(R"({"format": "x", "version": 1})").find("\"format\""), std::string::npos);
   const std::string head = R"({"format": "gptrec-items", "version": 1, )";
-  EXPECT_NE(error_of(head + R"("special_tokens": ["<bos>"], "items": []})").find("<sep> is required"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(head + R"("special_tokens": ["<bos>"], "items": []})").find("<sep> is required"),
+      std::string::npos);
   EXPECT_NE(error_of(head + R"("special_tokens": ["<bos>", "<sep>", "<mask>"], "items": []})")
                 .find("special_tokens[2]: unknown special token \"<mask>\""),
             std::string::npos);
-  EXPECT_NE(error_of(head + R"("special_tokens": ["<bos>", "<sep>"], "items": [{"id": "a"}, {"id": "a"}]})")
-                .find("items[1].id: \"a\" appears twice"),
-            std::string::npos);
-  EXPECT_NE(error_of(head + R"("special_tokens": ["<bos>", "<sep>"], "items": [{"id": "a", "price": "cheap"}]})")
-                .find("items[0].price: expected a number"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(head +
+               R"("special_tokens": ["<bos>", "<sep>"], "items": [{"id": "a"}, {"id": "a"}]})")
+          .find("items[1].id: \"a\" appears twice"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(head +
+               R"("special_tokens": ["<bos>", "<sep>"], "items": [{"id": "a", "price": "cheap"}]})")
+          .find("items[0].price: expected a number"),
+      std::string::npos);
   EXPECT_NE(error_of(head + R"("special_tokens": ["<bos>", "<sep>"], "items": [{"name": "x"}]})")
                 .find("items[0].id"),
             std::string::npos);

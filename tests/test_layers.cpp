@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -18,8 +18,10 @@ TEST(Layers, SinusoidalPositionsFollowTheFormula) {
     for (int i = 0; i < d / 2; ++i) {
       const long double pos = first + t;
       const long double angle = pos / std::pow(10000.0L, (2.0L * i) / d);
-      worst = std::max<double>(worst, std::fabs(x(t, 2 * i) - static_cast<double>(std::sin(angle))));
-      worst = std::max<double>(worst, std::fabs(x(t, 2 * i + 1) - static_cast<double>(std::cos(angle))));
+      worst =
+          std::max<double>(worst, std::fabs(x(t, 2 * i) - static_cast<double>(std::sin(angle))));
+      worst = std::max<double>(worst,
+                               std::fabs(x(t, 2 * i + 1) - static_cast<double>(std::cos(angle))));
     }
   EXPECT_LE(worst, 1e-6);
   // Position 0: sin 0 = 0 in even columns, cos 0 = 1 in odd ones.
@@ -45,7 +47,8 @@ TEST(Layers, GeluForms) {
 TEST(Layers, LayerNormNormalisesEachRow) {
   RowMatrix x(2, 4);
   x << 1, 2, 3, 4, -10, 0, 10, 20;
-  Eigen::RowVectorXf w = Eigen::RowVectorXf::Constant(4, 2.0f), b = Eigen::RowVectorXf::Constant(4, 0.5f);
+  Eigen::RowVectorXf w = Eigen::RowVectorXf::Constant(4, 2.0f),
+                     b = Eigen::RowVectorXf::Constant(4, 0.5f);
   RowMatrix out(2, 4);
   layer_norm(x, ConstRowVectorMap(w.data(), 4), ConstRowVectorMap(b.data(), 4), 1e-5f, out);
   for (int r = 0; r < 2; ++r) {

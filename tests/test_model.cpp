@@ -25,7 +25,8 @@ Expected read_expected(const std::string& name) {
   Expected e;
   const TensorInfo* ids = f.find("ids");
   const TensorInfo* logits = f.find("logits");
-  if (ids == nullptr || logits == nullptr || ids->dtype != DType::kI64 || logits->dtype != DType::kF64)
+  if (ids == nullptr || logits == nullptr || ids->dtype != DType::kI64 ||
+      logits->dtype != DType::kF64)
     throw std::runtime_error("bad expected.safetensors in " + name);
   std::vector<std::int64_t> raw(static_cast<std::size_t>(ids->numel()));
   std::memcpy(raw.data(), f.data(*ids).data(), raw.size() * 8);
@@ -36,12 +37,14 @@ Expected read_expected(const std::string& name) {
   return e;
 }
 
-double max_abs_diff(ConstMatrixRef got, const std::vector<double>& want, Eigen::Index first_row = 0) {
+double max_abs_diff(ConstMatrixRef got, const std::vector<double>& want,
+                    Eigen::Index first_row = 0) {
   double worst = 0;
   for (Eigen::Index r = 0; r < got.rows(); ++r)
     for (Eigen::Index c = 0; c < got.cols(); ++c)
-      worst = std::max(worst, std::fabs(static_cast<double>(got(r, c)) -
-                                        want[static_cast<std::size_t>((first_row + r) * got.cols() + c)]));
+      worst = std::max(worst,
+                       std::fabs(static_cast<double>(got(r, c)) -
+                                 want[static_cast<std::size_t>((first_row + r) * got.cols() + c)]));
   return worst;
 }
 
@@ -90,13 +93,14 @@ TEST(Model, ReportsWhatItLoaded) {
   EXPECT_EQ(learned.info().tensor_prefix, "transformer.");
   EXPECT_EQ(learned.info().dtypes, std::vector<std::string>{"F32"});
   // wte + wpe + 2 blocks x (2 LN + qkv + proj + fc + proj) + ln_f.
-  const std::int64_t block = 2 * 64 * 2 + (64 * 192 + 192) + (64 * 64 + 64) + (64 * 256 + 256) +
-                             (256 * 64 + 64);
+  const std::int64_t block =
+      2 * 64 * 2 + (64 * 192 + 192) + (64 * 64 + 64) + (64 * 256 + 256) + (256 * 64 + 64);
   EXPECT_EQ(learned.info().parameter_count, 500 * 64 + 64 * 64 + 2 * block + 2 * 64);
   const Model sinus = Model::load(test::model_dir("tiny-sinusoidal"));
   EXPECT_FALSE(sinus.info().tied_head);
   EXPECT_EQ(sinus.config().position_encoding, PositionEncoding::kSinusoidal);
-  EXPECT_EQ(Model::load(test::model_dir("tiny-bf16")).info().dtypes, std::vector<std::string>{"BF16"});
+  EXPECT_EQ(Model::load(test::model_dir("tiny-bf16")).info().dtypes,
+            std::vector<std::string>{"BF16"});
 }
 
 class Incremental : public ::testing::TestWithParam<std::string> {};
@@ -140,7 +144,8 @@ TEST_P(Incremental, KvCachedDecodeEqualsFullForward) {
   EXPECT_LE(max_abs_diff(again, all.middleRows(20, 5)), 1e-5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Incremental, ::testing::Values("tiny-learned", "tiny-sinusoidal"),
+INSTANTIATE_TEST_SUITE_P(Fixtures, Incremental,
+                         ::testing::Values("tiny-learned", "tiny-sinusoidal"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& ch : n)
@@ -177,7 +182,8 @@ TEST(Model, RejectsSequencesLongerThanTheContext) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("longer than the model's context of 64"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("longer than the model's context of 64"),
+              std::string::npos)
         << e.what();
   }
   EXPECT_EQ(s.size(), 0);  // nothing changed
@@ -208,7 +214,9 @@ class BadModel : public ::testing::Test {
   void SetUp() override { test::copy_dir(test::model_dir("tiny-learned"), dir_.path()); }
 
   // Rewrites model.safetensors through `edit`, which may change or drop tensors.
-  void rewrite(const std::function<void(std::vector<std::pair<TensorInfo, std::vector<std::byte>>>&)>& edit) {
+  void rewrite(
+      const std::function<void(std::vector<std::pair<TensorInfo, std::vector<std::byte>>>&)>&
+          edit) {
     std::vector<std::pair<TensorInfo, std::vector<std::byte>>> tensors;
     {
       const auto f = SafetensorsFile::open(dir_ / "model.safetensors");
@@ -268,7 +276,8 @@ TEST_F(BadModel, TruncatedWeightsFile) {
 
 TEST_F(BadModel, MissingTensor) {
   rewrite([](auto& ts) {
-    std::erase_if(ts, [](const auto& t) { return t.first.name == "transformer.h.1.mlp.c_fc.bias"; });
+    std::erase_if(ts,
+                  [](const auto& t) { return t.first.name == "transformer.h.1.mlp.c_fc.bias"; });
   });
   EXPECT_NE(load_error().find("model.safetensors: missing tensor transformer.h.1.mlp.c_fc.bias"),
             std::string::npos);
@@ -282,8 +291,9 @@ TEST_F(BadModel, ShapeNotMatchingConfig) {
       }
   });
   const std::string e = load_error();
-  EXPECT_NE(e.find("tensor transformer.h.0.attn.c_attn.weight: shape [192, 64], expected [64, 192]"),
-            std::string::npos)
+  EXPECT_NE(
+      e.find("tensor transformer.h.0.attn.c_attn.weight: shape [192, 64], expected [64, 192]"),
+      std::string::npos)
       << e;
 }
 

@@ -17,7 +17,7 @@ using namespace gptrec;
 namespace {
 
 struct Agreement {
-  double top1 = 0;           // share of positions whose most likely next token is the same
+  double top1 = 0;            // share of positions whose most likely next token is the same
   double mean_abs_delta = 0;  // mean |log p_int8 - log p_f32| of the actual next token
   double max_abs_delta = 0;
 };
@@ -28,7 +28,8 @@ std::vector<double> log_softmax(const float* row, Eigen::Index n) {
   double sum = 0;
   for (Eigen::Index i = 0; i < n; ++i) sum += std::exp(row[i] - m);
   std::vector<double> out(static_cast<std::size_t>(n));
-  for (Eigen::Index i = 0; i < n; ++i) out[static_cast<std::size_t>(i)] = row[i] - m - std::log(sum);
+  for (Eigen::Index i = 0; i < n; ++i)
+    out[static_cast<std::size_t>(i)] = row[i] - m - std::log(sum);
   return out;
 }
 
@@ -140,7 +141,8 @@ TEST(Int8Kernels, ProductEqualsTheBlockQuantizedSumAndStaysWithinItsRoundingBoun
       const PackedMatrix m = random_packed(k, n, output_rows, 11);
       const RowMatrix x = random_rows(3, k, 5);
       std::vector<float> bias(static_cast<std::size_t>(n));
-      for (Eigen::Index c = 0; c < n; ++c) bias[static_cast<std::size_t>(c)] = 0.01f * static_cast<float>(c);
+      for (Eigen::Index c = 0; c < n; ++c)
+        bias[static_cast<std::size_t>(c)] = 0.01f * static_cast<float>(c);
       RowMatrix out(3, n);
       linear_int8(x, m.view, bias.data(), out, 1);
       for (Eigen::Index r = 0; r < x.rows(); ++r) {
@@ -154,7 +156,8 @@ TEST(Int8Kernels, ProductEqualsTheBlockQuantizedSumAndStaysWithinItsRoundingBoun
           for (Eigen::Index i = b0; i < b1; ++i) {
             const double s = static_cast<float>(mx) / 127.0f;
             xs[static_cast<std::size_t>(i)] = s;
-            xq[static_cast<std::size_t>(i)] = mx > 0 ? std::nearbyint(x(r, i) * (127.0f / static_cast<float>(mx))) : 0;
+            xq[static_cast<std::size_t>(i)] =
+                mx > 0 ? std::nearbyint(x(r, i) * (127.0f / static_cast<float>(mx))) : 0;
           }
         }
         for (Eigen::Index c = 0; c < n; ++c) {

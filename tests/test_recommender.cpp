@@ -14,32 +14,38 @@ namespace {
 
 // An item model made from the tiny-sinusoidal fixture: vocab 500 = 4 special tokens + items
 // "i4".."i499"; every tenth item is in category "garden", i499 is unavailable.
-void make_item_model(const std::filesystem::path& dir, const std::string& sequence_format = "baskets") {
+void make_item_model(const std::filesystem::path& dir,
+                     const std::string& sequence_format = "baskets") {
   test::copy_dir(test::model_dir("tiny-sinusoidal"), dir);
   auto config = nlohmann::json::parse(test::read_file(dir / "config.json"));
   config["gptrec"] = {{"kind", "items"}, {"sequence_format", sequence_format}};
   test::write_file(dir / "config.json", config.dump());
   nlohmann::json items = nlohmann::json::array();
   for (int id = 4; id < 500; ++id) {
-    nlohmann::json item = {{"id", "i" + std::to_string(id)}, {"name", "Item " + std::to_string(id)},
-                           {"price", id / 10.0}, {"count", 1000 - id}};
+    nlohmann::json item = {{"id", "i" + std::to_string(id)},
+                           {"name", "Item " + std::to_string(id)},
+                           {"price", id / 10.0},
+                           {"count", 1000 - id}};
     if (id % 10 == 0) item["category"] = "garden";
     if (id == 499) item["available"] = false;
     items.push_back(item);
   }
-  test::write_file(dir / "items.json", nlohmann::json{{"format", "gptrec-items"},
-                                                      {"version", 1},
-                                                      {"special_tokens", {"<pad>", "<bos>", "<sep>", "<unk>"}},
-                                                      {"items", items}}
-                                           .dump());
+  test::write_file(dir / "items.json",
+                   nlohmann::json{{"format", "gptrec-items"},
+                                  {"version", 1},
+                                  {"special_tokens", {"<pad>", "<bos>", "<sep>", "<unk>"}},
+                                  {"items", items}}
+                       .dump());
 }
 
 History history_of(const std::vector<std::vector<std::string>>& baskets) {
   nlohmann::json events = nlohmann::json::array();
   for (std::size_t b = 0; b < baskets.size(); ++b)
     for (const auto& item : baskets[b])
-      events.push_back({{"item", item}, {"order", "o" + std::to_string(b)},
-                        {"timestamp", "2011-01-" + std::string(b < 9 ? "0" : "") + std::to_string(b + 1)}});
+      events.push_back(
+          {{"item", item},
+           {"order", "o" + std::to_string(b)},
+           {"timestamp", "2011-01-" + std::string(b < 9 ? "0" : "") + std::to_string(b + 1)}});
   return parse_history(nlohmann::json{{"customer_id", "c1"}, {"events", events}}.dump(), "h");
 }
 
@@ -116,7 +122,8 @@ TEST_F(ItemRecommender, ScoresAreTheModelsProbabilitiesRanked) {
     if (k > 0) {
       EXPECT_LE(s.score, r.suggestions[k - 1].score);
     }
-    EXPECT_EQ(s.purchased_before, s.item->id == "i10" || s.item->id == "i11" || s.item->id == "i12");
+    EXPECT_EQ(s.purchased_before,
+              s.item->id == "i10" || s.item->id == "i11" || s.item->id == "i12");
     EXPECT_NE(s.item->id, "i499");
   }
 }
@@ -152,9 +159,12 @@ TEST_F(ItemRecommender, ExplanationsEqualBruteForceOcclusion) {
   // Full sequence and each variant without one item (all occurrences; empty baskets vanish).
   const std::vector<int> full = {1, 30, 31, 2, 32, 30, 2, 33, 2, 34, 35, 2};
   const std::map<std::string, std::vector<int>> without = {
-      {"i30", {1, 31, 2, 32, 2, 33, 2, 34, 35, 2}}, {"i31", {1, 30, 2, 32, 30, 2, 33, 2, 34, 35, 2}},
-      {"i32", {1, 30, 31, 2, 30, 2, 33, 2, 34, 35, 2}}, {"i33", {1, 30, 31, 2, 32, 30, 2, 34, 35, 2}},
-      {"i34", {1, 30, 31, 2, 32, 30, 2, 33, 2, 35, 2}}, {"i35", {1, 30, 31, 2, 32, 30, 2, 33, 2, 34, 2}}};
+      {"i30", {1, 31, 2, 32, 2, 33, 2, 34, 35, 2}},
+      {"i31", {1, 30, 2, 32, 30, 2, 33, 2, 34, 35, 2}},
+      {"i32", {1, 30, 31, 2, 30, 2, 33, 2, 34, 35, 2}},
+      {"i33", {1, 30, 31, 2, 32, 30, 2, 34, 35, 2}},
+      {"i34", {1, 30, 31, 2, 32, 30, 2, 33, 2, 35, 2}},
+      {"i35", {1, 30, 31, 2, 32, 30, 2, 33, 2, 34, 2}}};
   const auto lp_full = item_log_probs(rec.model(), full);
   int reasons = 0;
   for (const auto& s : r.suggestions) {
@@ -189,13 +199,15 @@ TEST_F(ItemRecommender, FallsBackToPopularityWithoutKnownPurchases) {
     EXPECT_EQ(r.suggestions[0].item->id, "i4");  // count 996, the highest
     EXPECT_EQ(r.suggestions[2].item->id, "i6");
   }
-  EXPECT_EQ(rec.recommend(history_of({{"x1", "x2"}}), o).unknown_items, (std::vector<std::string>{"x1", "x2"}));
+  EXPECT_EQ(rec.recommend(history_of({{"x1", "x2"}}), o).unknown_items,
+            (std::vector<std::string>{"x1", "x2"}));
 }
 
 TEST_F(ItemRecommender, LongHistoriesKeepTheMostRecentBaskets) {
   const auto rec = Recommender::load(dir_.path());
   std::vector<std::vector<std::string>> baskets;
-  for (int b = 0; b < 30; ++b) baskets.push_back({"i" + std::to_string(100 + 2 * b), "i" + std::to_string(101 + 2 * b)});
+  for (int b = 0; b < 30; ++b)
+    baskets.push_back({"i" + std::to_string(100 + 2 * b), "i" + std::to_string(101 + 2 * b)});
   RecommendOptions o;
   o.top_n = 3;
   const auto r = rec.recommend(history_of(baskets), o);
@@ -206,7 +218,8 @@ TEST_F(ItemRecommender, LongHistoriesKeepTheMostRecentBaskets) {
 
 TEST_F(ItemRecommender, CatalogRestrictsAndRenames) {
   const auto catalog = Catalog::parse(R"([{"id": "i50", "name": "Fifty", "price": 5}, {"id": "i51"},
-                                          {"id": "unknown-to-model"}])", "cat.json");
+                                          {"id": "unknown-to-model"}])",
+                                      "cat.json");
   const auto rec = Recommender::load(dir_.path(), catalog);
   EXPECT_EQ(rec.catalog().size(), 2u);
   EXPECT_EQ(rec.unscorable_items(), std::vector<std::string>{"unknown-to-model"});
@@ -254,7 +267,8 @@ TEST(MixRepeat, MixesTheDecayedCopyDistributionIntoTheSoftmax) {
   // Baskets format, first item token 4, <sep> = 2: <bos> {i0 i1} <sep> {i0} <sep>. With decay 0.5
   // the newest basket's i0 weighs 1, the older basket's i0 and i1 0.5 each: copy = 0.75, 0.25.
   std::vector<double> lp(4, u);
-  mix_repeat(std::vector<int>{1, 4, 5, 2, 4, 2}, 4, 2, SequenceFormat::kBaskets, RepeatMix{0.5, 0.5}, lp);
+  mix_repeat(std::vector<int>{1, 4, 5, 2, 4, 2}, 4, 2, SequenceFormat::kBaskets,
+             RepeatMix{0.5, 0.5}, lp);
   const std::vector<double> want = {0.5 * 0.25 + 0.5 * 0.75, 0.5 * 0.25 + 0.5 * 0.25, 0.125, 0.125};
   for (std::size_t j = 0; j < 4; ++j) EXPECT_NEAR(std::exp(lp[j]), want[j], 1e-12) << j;
   // Items format: every item is a unit. i0 (newest) 1, i1 0.5, i0 0.25: copy = 1.25/1.75, 0.5/1.75.

@@ -24,7 +24,8 @@ History history() {
   return parse_history(R"({"customer_id": "t1", "events": [
       {"item": "rye", "timestamp": "2024-01-01"}, {"item": "milk", "timestamp": "2024-01-02"},
       {"item": "mystery", "timestamp": "2024-01-03"}, {"item": "rye", "timestamp": "2024-01-04"},
-      {"item": "tea", "type": "view", "timestamp": "2024-01-05"}]})", "h");
+      {"item": "tea", "type": "view", "timestamp": "2024-01-05"}]})",
+                       "h");
 }
 
 // Mean log-probability of `candidate` after `prompt`, from one from-scratch forward pass.
@@ -77,11 +78,13 @@ TEST_F(TextRecommender, ScoresAreMeanLogprobsOfNamesAfterThePrompt) {
   EXPECT_EQ(r.history_items_used, 2);
   ASSERT_EQ(r.suggestions.size(), 5u);  // soap is unavailable
   // The default template; history items oldest first by their last purchase: milk, then rye.
-  const std::string prompt = "A shopper's past purchases, oldest first: Whole milk; Rye bread.\nTheir next purchase:";
+  const std::string prompt =
+      "A shopper's past purchases, oldest first: Whole milk; Rye bread.\nTheir next purchase:";
   const auto tok = load_tokenizer(dir_.path());
   for (std::size_t k = 0; k < r.suggestions.size(); ++k) {
     const auto& s = r.suggestions[k];
-    EXPECT_NEAR(s.score, mean_logprob(rec.model(), *tok, prompt, " " + s.item->name), 1e-4) << s.item->id;
+    EXPECT_NEAR(s.score, mean_logprob(rec.model(), *tok, prompt, " " + s.item->name), 1e-4)
+        << s.item->id;
     if (k > 0) {
       EXPECT_LE(s.score, r.suggestions[k - 1].score);
     }
@@ -121,15 +124,17 @@ TEST_F(TextRecommender, ExplanationsEqualRescoringWithoutEachItem) {
 }
 
 TEST_F(TextRecommender, TemplateFromTheModelDirectoryAndPopularityFallback) {
-  test::write_file(dir_ / "recommender.json",
-                   R"({"prompt": "Bought: {history}. Next:", "separator": ", ", "candidate": " {name}!"})");
+  test::write_file(
+      dir_ / "recommender.json",
+      R"({"prompt": "Bought: {history}. Next:", "separator": ", ", "candidate": " {name}!"})");
   const auto rec = Recommender::load(dir_.path(), Catalog::parse(kCatalog, "cat.json"));
   RecommendOptions o;
   o.top_n = 2;
   const auto r = rec.recommend(history(), o);
   const auto tok = load_tokenizer(dir_.path());
   EXPECT_NEAR(r.suggestions[0].score,
-              mean_logprob(rec.model(), *tok, "Bought: Whole milk, Rye bread. Next:", " " + r.suggestions[0].item->name + "!"),
+              mean_logprob(rec.model(), *tok, "Bought: Whole milk, Rye bread. Next:",
+                           " " + r.suggestions[0].item->name + "!"),
               1e-4);
   const auto fallback = rec.recommend(parse_history(R"([{"item": "mystery"}])", "h"), o);
   EXPECT_EQ(fallback.score_kind, ScoreKind::kPopularity);

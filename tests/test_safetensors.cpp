@@ -99,12 +99,14 @@ TEST(Safetensors, MalformedHeaderJson) {
 }
 
 TEST(Safetensors, UnknownDtype) {
-  const auto e = error_of(image(R"({"w": {"dtype": "F8", "shape": [1], "data_offsets": [0, 1]}})", 1));
+  const auto e =
+      error_of(image(R"({"w": {"dtype": "F8", "shape": [1], "data_offsets": [0, 1]}})", 1));
   EXPECT_NE(e.find("tensor w: unknown dtype \"F8\""), std::string::npos) << e;
 }
 
 TEST(Safetensors, OffsetsOutOfRange) {
-  const auto e = error_of(image(R"({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})", 8));
+  const auto e =
+      error_of(image(R"({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})", 8));
   EXPECT_NE(e.find("tensor w: data_offsets [0,16] run past the end"), std::string::npos) << e;
   EXPECT_NE(error_of(image(R"({"w": {"dtype": "F32", "shape": [0], "data_offsets": [8, 4]}})", 8))
                 .find("end before they begin"),
@@ -112,14 +114,17 @@ TEST(Safetensors, OffsetsOutOfRange) {
 }
 
 TEST(Safetensors, SizeNotMatchingShape) {
-  const auto e = error_of(image(R"({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", 8));
-  EXPECT_NE(e.find("tensor w: holds 8 bytes, but dtype F32 and shape [3] need 12"), std::string::npos)
+  const auto e =
+      error_of(image(R"({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", 8));
+  EXPECT_NE(e.find("tensor w: holds 8 bytes, but dtype F32 and shape [3] need 12"),
+            std::string::npos)
       << e;
 }
 
 TEST(Safetensors, ShapeWhoseProductOverflows) {
   const auto e = error_of(image(
-      R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 16], "data_offsets": [0, 0]}})", 0));
+      R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 16], "data_offsets": [0, 0]}})",
+      0));
   EXPECT_NE(e.find("holds more elements than the file"), std::string::npos) << e;
 }
 

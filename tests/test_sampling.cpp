@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "gptrec/error.hpp"
@@ -47,7 +47,8 @@ TEST(Sampling, TopKKeepsTheKMostLikely) {
 
 TEST(Sampling, TopPKeepsTheSmallestSetReachingP) {
   // Probabilities 0.5, 0.3, 0.15, 0.05 (from their logs).
-  const std::vector<float> logits = {std::log(0.15f), std::log(0.5f), std::log(0.05f), std::log(0.3f)};
+  const std::vector<float> logits = {std::log(0.15f), std::log(0.5f), std::log(0.05f),
+                                     std::log(0.3f)};
   auto p = sampling_distribution(logits, {1.0f, 0, 0.75f, 0});  // 0.5 + 0.3 reaches 0.75
   EXPECT_NEAR(p[1], 0.5 / 0.8, 1e-6);
   EXPECT_NEAR(p[3], 0.3 / 0.8, 1e-6);
@@ -93,7 +94,8 @@ TEST(Sampling, SeededDrawsAreReproducibleAndFollowTheDistribution) {
 
 TEST(Sampling, GreedyDecodingMatchesThePyTorchArgmaxSequence) {
   const Model model = Model::load(test::model_dir("tiny-sinusoidal"));
-  const auto expected = SafetensorsFile::open(test::model_dir("tiny-sinusoidal") / "expected.safetensors");
+  const auto expected =
+      SafetensorsFile::open(test::model_dir("tiny-sinusoidal") / "expected.safetensors");
   const std::vector<int> prompt = read_ints(expected, "greedy_prompt");
   const std::vector<int> want = read_ints(expected, "greedy_ids");
   Session session(model);
@@ -114,7 +116,8 @@ TEST(Sampling, GreedyDecodingMatchesThePyTorchArgmaxSequence) {
 
 TEST(Sampling, GenerationStops) {
   const Model model = Model::load(test::model_dir("tiny-sinusoidal"));
-  const auto expected = SafetensorsFile::open(test::model_dir("tiny-sinusoidal") / "expected.safetensors");
+  const auto expected =
+      SafetensorsFile::open(test::model_dir("tiny-sinusoidal") / "expected.safetensors");
   const std::vector<int> prompt = read_ints(expected, "greedy_prompt");
   const std::vector<int> want = read_ints(expected, "greedy_ids");
   GenerationOptions o;

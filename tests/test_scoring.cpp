@@ -73,10 +73,12 @@ TEST(Scoring, RejectsBadContinuations) {
     return "";
   };
   EXPECT_NE(error_of({{1}, {}}).find("continuation 1: no tokens"), std::string::npos);
-  EXPECT_NE(error_of({{1, 2, 3, 4, 5}}).find("continuation 0: 5 tokens after a prompt of 60 exceed"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of({{1, 2, 3, 4, 5}}).find("continuation 0: 5 tokens after a prompt of 60 exceed"),
+      std::string::npos);
   EXPECT_NE(error_of({{1}, {2, 500}}).find("continuation 1: token id 500"), std::string::npos);
-  EXPECT_THROW(score_continuations(model, std::vector<int>{}, std::vector<std::vector<int>>{{1}}), Error);
+  EXPECT_THROW(score_continuations(model, std::vector<int>{}, std::vector<std::vector<int>>{{1}}),
+               Error);
   EXPECT_TRUE(score_continuations(model, prompt, std::vector<std::vector<int>>{}).empty());
 }
 

@@ -37,8 +37,9 @@ TempDir::~TempDir() {
 
 void copy_dir(const std::filesystem::path& from, const std::filesystem::path& dest) {
   std::filesystem::create_directories(dest);
-  std::filesystem::copy(from, dest, std::filesystem::copy_options::recursive |
-                                        std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy(
+      from, dest,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
 }
 
 std::string read_file(const std::filesystem::path& path) {

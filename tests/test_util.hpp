@@ -8,7 +8,7 @@
 
 namespace gptrec::test {
 
-std::filesystem::path data_dir();                        // tests/data
+std::filesystem::path data_dir();                          // tests/data
 std::filesystem::path model_dir(const std::string& name);  // tests/data/models/<name>
 
 // A fresh directory under the system temp dir, removed when the object dies.
@@ -48,8 +48,8 @@ CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin
 // How run_cli_with runs the CLI.
 struct CliOptions {
   std::string stdin_text;
-  bool close_stdin = false;                // run with fd 0 closed
-  bool close_stdout = false;               // run with fd 1 closed
+  bool close_stdin = false;               // run with fd 0 closed
+  bool close_stdout = false;              // run with fd 1 closed
   std::uint64_t address_space_limit = 0;  // bytes (RLIMIT_AS in the child); 0: no limit
 };
 CliResult run_cli_with(const std::vector<std::string>& args, const CliOptions& options);

@@ -37,15 +37,16 @@ struct RepeatMix {
 
 struct ModelConfig {
   int vocab_size = 0;
-  int n_ctx = 0;      // longest sequence the model accepts (n_positions)
-  int n_embd = 0;     // width C
+  int n_ctx = 0;   // longest sequence the model accepts (n_positions)
+  int n_embd = 0;  // width C
   int n_layer = 0;
   int n_head = 0;
-  int n_inner = 0;    // MLP hidden width, 4 * n_embd unless the config says otherwise
+  int n_inner = 0;  // MLP hidden width, 4 * n_embd unless the config says otherwise
   float layer_norm_epsilon = 1e-5f;
   Activation activation = Activation::kGeluTanh;
   PositionEncoding position_encoding = PositionEncoding::kLearned;
-  // From the optional "gptrec" object: {"kind": "items", "sequence_format": "baskets", "repeat": ...}.
+  // From the optional "gptrec" object: {"kind": "items", "sequence_format": "baskets", "repeat":
+  // ...}.
   ModelKind kind = ModelKind::kText;
   SequenceFormat sequence_format = SequenceFormat::kBaskets;
   RepeatMix repeat;  // "gptrec": {"repeat": {...}}; item models only

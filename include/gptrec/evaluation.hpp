@@ -50,9 +50,12 @@ class BasketStatistics {
   std::vector<int> indices(std::span<const std::vector<std::string>> baskets) const;
 
   // Baseline scores over the universe for a customer's input baskets (see docs/EVALUATION.md).
-  void repeat_scores(std::span<const std::vector<std::string>> input, std::vector<double>& out) const;
-  void item_knn_scores(std::span<const std::vector<std::string>> input, std::vector<double>& out) const;
-  void markov_scores(std::span<const std::vector<std::string>> input, std::vector<double>& out) const;
+  void repeat_scores(std::span<const std::vector<std::string>> input,
+                     std::vector<double>& out) const;
+  void item_knn_scores(std::span<const std::vector<std::string>> input,
+                       std::vector<double>& out) const;
+  void markov_scores(std::span<const std::vector<std::string>> input,
+                     std::vector<double>& out) const;
 
   // All universe indices ranked by score (higher first), then popularity, then id; items with
   // excluded[j] set are left out. Only the first k are produced.
@@ -75,10 +78,10 @@ struct MethodResult {
 
 struct LastBasketReport {
   int k = 10;
-  int customers = 0;             // in the data
-  int evaluated_next = 0;        // with >= 2 baskets
-  int evaluated_discovery = 0;   // ... and a held-out item never bought before
-  int universe = 0;              // items in the training data
+  int customers = 0;                  // in the data
+  int evaluated_next = 0;             // with >= 2 baskets
+  int evaluated_discovery = 0;        // ... and a held-out item never bought before
+  int universe = 0;                   // items in the training data
   std::vector<MethodResult> methods;  // the model first (when given), then the baselines
 };
 
@@ -96,11 +99,11 @@ struct RepeatVariant {
 // (OpenMP); `progress` is called now and then from one thread with (done, total). Throws
 // Error(kInvalidArgument) for k < 1, a model without its vocabulary (or the reverse), a text model
 // or a variant whose repeat weight or decay is out of range.
-LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers, int k,
-                                      const Model* model, const ItemVocabulary* vocab,
-                                      const std::string& model_name,
-                                      const std::function<void(std::size_t, std::size_t)>& progress = {},
-                                      std::span<const RepeatVariant> variants = {});
+LastBasketReport evaluate_last_basket(
+    std::span<const CustomerBaskets> customers, int k, const Model* model,
+    const ItemVocabulary* vocab, const std::string& model_name,
+    const std::function<void(std::size_t, std::size_t)>& progress = {},
+    std::span<const RepeatVariant> variants = {});
 
 // ---- The SASRec protocol (Kang & McAuley, ICDM 2018; docs/EVALUATION.md) ----
 
@@ -120,18 +123,18 @@ struct SampledCandidates {
 
 struct SasrecMethodResult {
   std::string method;
-  RankingMetrics sampled;      // target vs 100 sampled negatives
-  RankingMetrics subset;       // the same over the users marked in_subset (fixed lists only)
-  RankingMetrics full;         // target vs every item
-  RankingMetrics full_excl;    // target vs every item not in the input
+  RankingMetrics sampled;    // target vs 100 sampled negatives
+  RankingMetrics subset;     // the same over the users marked in_subset (fixed lists only)
+  RankingMetrics full;       // target vs every item
+  RankingMetrics full_excl;  // target vs every item not in the input
 };
 
 struct SasrecReport {
   int k = 10;
   int users = 0;
-  int evaluated = 0;        // users with >= 3 items
+  int evaluated = 0;  // users with >= 3 items
   int subset_evaluated = 0;
-  int items = 0;            // the universe of the full ranking: every item in the data
+  int items = 0;  // the universe of the full ranking: every item in the data
   std::vector<SasrecMethodResult> methods;
 };
 

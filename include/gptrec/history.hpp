@@ -25,9 +25,9 @@ struct Event {
   // Seconds since 1970-01-01T00:00:00 of the written date-time, converted to UTC when the
   // timestamp has an offset; absent when the event has no timestamp.
   std::optional<std::int64_t> time;
-  std::string date;     // "YYYY-MM-DD" as written ("" without a timestamp)
+  std::string date;  // "YYYY-MM-DD" as written ("" without a timestamp)
   double quantity = 1;
-  std::string order;    // "" when absent
+  std::string order;  // "" when absent
   std::optional<double> rating;
 };
 

@@ -2,15 +2,16 @@
 // threads. Session: one sequence's state (the KV cache and scratch buffers) over a Model.
 //
 // The forward pass is DESIGN.md's pre-LayerNorm GPT-2 block stack:
-//   x = wte[ids] + positions;  per block: x += attn(ln_1(x)); x += mlp(ln_2(x));  logits = ln_f(x) head^T
+//   x = wte[ids] + positions;  per block: x += attn(ln_1(x)); x += mlp(ln_2(x));  logits = ln_f(x)
+//   head^T
 //
 // Thread-safety: load a Model once and share it (by const reference) with every thread; give each
 // thread its own Session. A forward pass uses up to the calling thread's op threads (OpenMP,
 // set_op_threads below) inside itself.
 #pragma once
 
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -41,24 +42,24 @@ struct WeightTensor {
 };
 
 struct BlockWeights {
-  WeightTensor ln_1_weight, ln_1_bias;      // (C)
-  WeightTensor attn_qkv_weight;             // (C, 3C)  Conv1D layout: q | k | v along columns
-  WeightTensor attn_qkv_bias;               // (3C)
-  WeightTensor attn_proj_weight;            // (C, C)
-  WeightTensor attn_proj_bias;              // (C)
-  WeightTensor ln_2_weight, ln_2_bias;      // (C)
-  WeightTensor mlp_fc_weight;               // (C, n_inner)
-  WeightTensor mlp_fc_bias;                 // (n_inner)
-  WeightTensor mlp_proj_weight;             // (n_inner, C)
-  WeightTensor mlp_proj_bias;               // (C)
+  WeightTensor ln_1_weight, ln_1_bias;  // (C)
+  WeightTensor attn_qkv_weight;         // (C, 3C)  Conv1D layout: q | k | v along columns
+  WeightTensor attn_qkv_bias;           // (3C)
+  WeightTensor attn_proj_weight;        // (C, C)
+  WeightTensor attn_proj_bias;          // (C)
+  WeightTensor ln_2_weight, ln_2_bias;  // (C)
+  WeightTensor mlp_fc_weight;           // (C, n_inner)
+  WeightTensor mlp_fc_bias;             // (n_inner)
+  WeightTensor mlp_proj_weight;         // (n_inner, C)
+  WeightTensor mlp_proj_bias;           // (C)
 };
 
 struct ModelWeights {
-  WeightTensor wte;                 // (V, C)
-  WeightTensor wpe;                 // (n_ctx, C): learned, or the sinusoidal table built at load
+  WeightTensor wte;  // (V, C)
+  WeightTensor wpe;  // (n_ctx, C): learned, or the sinusoidal table built at load
   std::vector<BlockWeights> blocks;
   WeightTensor ln_f_weight, ln_f_bias;  // (C)
-  WeightTensor head;                // (V, C): wte when tied, else lm_head.weight
+  WeightTensor head;                    // (V, C): wte when tied, else lm_head.weight
 };
 
 // What `gptrec info` reports about a loaded model.
@@ -66,10 +67,10 @@ struct ModelInfo {
   std::filesystem::path directory;
   std::filesystem::path weights_file;
   std::uint64_t weights_file_bytes = 0;
-  std::int64_t parameter_count = 0;   // every weight the forward pass uses, the head once if tied
-  std::vector<std::string> dtypes;    // stored dtypes of those weights, sorted
+  std::int64_t parameter_count = 0;  // every weight the forward pass uses, the head once if tied
+  std::vector<std::string> dtypes;   // stored dtypes of those weights, sorted
   bool tied_head = true;
-  std::string tensor_prefix;          // "" or "transformer."
+  std::string tensor_prefix;  // "" or "transformer."
 };
 
 // A GPT's weights and configuration. Immutable after load: every method is const and may be
@@ -138,7 +139,7 @@ class KVCache {
   int head_dim_ = 0;
   int capacity_ = 0;
   int size_ = 0;
-  std::vector<RowMatrix> keys_;    // per layer: (n_head * capacity, head_dim), head-major
+  std::vector<RowMatrix> keys_;  // per layer: (n_head * capacity, head_dim), head-major
   std::vector<RowMatrix> values_;
 };
 
@@ -194,7 +195,8 @@ void set_op_threads(int n);
 // Equal to running each sequence through its own Session. Throws Error(kInvalidArgument) naming
 // the sequence when one is empty, holds an id outside the vocabulary or exceeds the context.
 // Thread-safe: uses its own scratch, so many threads may call it on one Model.
-std::vector<RowMatrix> forward_batch(const Model& model, std::span<const std::vector<int>> sequences,
+std::vector<RowMatrix> forward_batch(const Model& model,
+                                     std::span<const std::vector<int>> sequences,
                                      Logits which = Logits::kAll);
 
 }  // namespace gptrec

@@ -30,11 +30,11 @@ namespace gptrec {
 
 // The tokens an item model sees for a history (docs/FORMATS.md "Sequences of an item model").
 struct ItemSequence {
-  std::vector<int> tokens;        // starts with <bos>
-  std::vector<int> item_index;    // per token: index into `items`, or -1 for special tokens
+  std::vector<int> tokens;         // starts with <bos>
+  std::vector<int> item_index;     // per token: index into `items`, or -1 for special tokens
   std::vector<std::string> items;  // distinct known purchased items in the kept part, oldest first
-  int dropped_baskets = 0;        // oldest baskets (events, in the items format) left out to fit
-  int dropped_items = 0;          // item tokens left out with them
+  int dropped_baskets = 0;         // oldest baskets (events, in the items format) left out to fit
+  int dropped_items = 0;           // item tokens left out with them
   std::vector<std::string> unknown_items;  // distinct purchased items the vocabulary lacks
 };
 
@@ -133,16 +133,17 @@ class Recommender {
   Recommendations recommend_items(const History& history, const RecommendOptions& options) const;
   Recommendations recommend_text(const History& history, const RecommendOptions& options) const;
   void rank_by_popularity(const std::vector<bool>& allowed, int top_n, Recommendations& out) const;
-  std::vector<bool> allowed_candidates(const History& history, const RecommendOptions& options) const;
+  std::vector<bool> allowed_candidates(const History& history,
+                                       const RecommendOptions& options) const;
 
   std::filesystem::path directory_;
   std::shared_ptr<const Model> model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
-  const ItemVocabulary* vocab_ = nullptr;  // item models: tokenizer_ as ItemVocabulary
-  std::vector<CatalogItem> catalog_;       // candidates
-  std::vector<int> candidate_token_;       // item models: token id per candidate
+  const ItemVocabulary* vocab_ = nullptr;           // item models: tokenizer_ as ItemVocabulary
+  std::vector<CatalogItem> catalog_;                // candidates
+  std::vector<int> candidate_token_;                // item models: token id per candidate
   std::vector<std::vector<int>> candidate_tokens_;  // text models: tokens of each candidate text
-  std::vector<std::size_t> by_popularity_;  // candidate indices, most popular first
+  std::vector<std::size_t> by_popularity_;          // candidate indices, most popular first
   std::unordered_map<std::string, std::size_t> candidate_index_;
   std::vector<std::string> unscorable_;
   PromptTemplate template_;

@@ -91,8 +91,9 @@ struct TensorToWrite {
 
 // Serialises tensors (in the given order, 8-byte aligned data) to a safetensors image. Throws
 // Error(kInvalidArgument) naming a tensor whose data size does not match its dtype and shape.
-std::vector<std::byte> serialize_safetensors(std::span<const TensorToWrite> tensors,
-                                             const std::map<std::string, std::string>& metadata = {});
+std::vector<std::byte> serialize_safetensors(
+    std::span<const TensorToWrite> tensors,
+    const std::map<std::string, std::string>& metadata = {});
 // Writes the image atomically (temporary file + rename). Errors as serialize_safetensors, and
 // Error(kIo) naming the path when it cannot be written.
 void write_safetensors(const std::filesystem::path& path, std::span<const TensorToWrite> tensors,

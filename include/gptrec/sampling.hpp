@@ -64,7 +64,7 @@ class StopMatcher {
 
  private:
   std::vector<std::string> stops_;
-  std::string text_;        // everything generated so far, cut at a found stop
+  std::string text_;  // everything generated so far, cut at a found stop
   std::size_t emitted_ = 0;
   bool stopped_ = false;
 };

@@ -15,7 +15,7 @@
 namespace gptrec {
 
 struct ContinuationScore {
-  double logprob = 0.0;               // sum of token_logprobs
+  double logprob = 0.0;                // sum of token_logprobs
   std::vector<double> token_logprobs;  // log P(token t | prompt, tokens before t)
 };
 

@@ -2,8 +2,8 @@
 // (docs/EVALUATION.md).
 #include <cstdio>
 #include <iostream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "commands.hpp"
 #include "format.hpp"
@@ -39,15 +39,22 @@ std::string format_number(double v) {
 // list not given); empty when neither is given.
 std::vector<RepeatVariant> repeat_variants(const EvalOptions& o, const ModelConfig& config) {
   if (o.repeat_weights.empty() && o.repeat_decays.empty()) return {};
-  const std::vector<double> weights = o.repeat_weights.empty() ? std::vector{config.repeat.weight} : o.repeat_weights;
-  const std::vector<double> decays = o.repeat_decays.empty() ? std::vector{config.repeat.decay} : o.repeat_decays;
+  const std::vector<double> weights =
+      o.repeat_weights.empty() ? std::vector{config.repeat.weight} : o.repeat_weights;
+  const std::vector<double> decays =
+      o.repeat_decays.empty() ? std::vector{config.repeat.decay} : o.repeat_decays;
   std::vector<RepeatVariant> out;
   for (const double w : weights)
     for (const double d : decays) {
-      if (!(w >= 0 && w < 1)) throw Error(ErrorCode::kInvalidArgument, "--repeat-weight must be in [0, 1), got " + format_number(w));
-      if (!(d > 0 && d <= 1)) throw Error(ErrorCode::kInvalidArgument, "--repeat-decay must be in (0, 1], got " + format_number(d));
-      out.push_back(RepeatVariant{"gptrec " + o.model_dir + " repeat " + format_number(w) + "/" + format_number(d),
-                                  RepeatMix{w, d}});
+      if (!(w >= 0 && w < 1))
+        throw Error(ErrorCode::kInvalidArgument,
+                    "--repeat-weight must be in [0, 1), got " + format_number(w));
+      if (!(d > 0 && d <= 1))
+        throw Error(ErrorCode::kInvalidArgument,
+                    "--repeat-decay must be in (0, 1], got " + format_number(d));
+      out.push_back(RepeatVariant{
+          "gptrec " + o.model_dir + " repeat " + format_number(w) + "/" + format_number(d),
+          RepeatMix{w, d}});
     }
   return out;
 }
@@ -74,7 +81,8 @@ std::vector<CustomerBaskets> read_customers(const EvalOptions& o) {
   }
   bar.finish();
   if (bad > 0)
-    warn(std::to_string(bad) + " bad line" + (bad == 1 ? "" : "s") + " skipped; the first: " + first_error);
+    warn(std::to_string(bad) + " bad line" + (bad == 1 ? "" : "s") +
+         " skipped; the first: " + first_error);
   if (customers.empty()) throw Error(ErrorCode::kBadInput, o.data + ": no customer histories");
   return customers;
 }
@@ -106,7 +114,8 @@ std::vector<CustomerSequence> read_sequences(const EvalOptions& o) {
       std::string user, item, extra;
       if (!(fields >> user >> item) || (fields >> extra)) {
         if (bad++ == 0)
-          first_error = o.data + ":" + std::to_string(reader.line_number()) + ": expected \"user item\"";
+          first_error =
+              o.data + ":" + std::to_string(reader.line_number()) + ": expected \"user item\"";
         continue;
       }
       auto [it, inserted] = by_id.emplace(user, users.size());
@@ -119,7 +128,8 @@ std::vector<CustomerSequence> read_sequences(const EvalOptions& o) {
     }
   }
   if (bad > 0)
-    warn(std::to_string(bad) + " bad line" + (bad == 1 ? "" : "s") + " skipped; the first: " + first_error);
+    warn(std::to_string(bad) + " bad line" + (bad == 1 ? "" : "s") +
+         " skipped; the first: " + first_error);
   if (users.empty()) throw Error(ErrorCode::kBadInput, o.data + ": no sequences");
   return users;
 }
@@ -146,7 +156,8 @@ std::unordered_map<std::string, SampledCandidates> read_candidates(const std::st
       c.in_subset = j.value("in_util_subset", false);
       out[j.at("customer_id").get<std::string>()] = std::move(c);
     } catch (const nlohmann::json::exception& e) {
-      throw Error(ErrorCode::kBadInput, where + ": expected customer_id, target and negatives (" + e.what() + ")");
+      throw Error(ErrorCode::kBadInput,
+                  where + ": expected customer_id, target and negatives (" + e.what() + ")");
     }
   }
   return out;
@@ -157,11 +168,13 @@ int run_sasrec(const EvalOptions& o, const Model* model, const ItemVocabulary* v
   std::optional<std::unordered_map<std::string, SampledCandidates>> fixed;
   if (!o.candidates.empty()) fixed = read_candidates(o.candidates);
   ProgressBar bar("evaluating", !o.quiet);
-  const SasrecReport r = evaluate_sasrec(users, o.k, model, vocab, "gptrec " + o.model_dir, o.seed,
-                                         fixed ? &*fixed : nullptr,
-                                         [&](std::size_t done, std::size_t total) { bar.update(done, total); });
+  const SasrecReport r = evaluate_sasrec(
+      users, o.k, model, vocab, "gptrec " + o.model_dir, o.seed, fixed ? &*fixed : nullptr,
+      [&](std::size_t done, std::size_t total) { bar.update(done, total); });
   bar.finish();
-  auto metrics = [](const RankingMetrics& x) { return nlohmann::ordered_json{{"hr", x.hit}, {"ndcg", x.ndcg}}; };
+  auto metrics = [](const RankingMetrics& x) {
+    return nlohmann::ordered_json{{"hr", x.hit}, {"ndcg", x.ndcg}};
+  };
   if (o.format == "json") {
     nlohmann::ordered_json j;
     j["protocol"] = o.protocol;
@@ -184,16 +197,18 @@ int run_sasrec(const EvalOptions& o, const Model* model, const ItemVocabulary* v
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::printf("Protocol sasrec on %s: %d users, %d evaluated; %d items; negatives: %s.\n\n", o.data.c_str(),
-              r.users, r.evaluated, r.items,
-              fixed ? ("from " + o.candidates).c_str() : ("seed " + std::to_string(o.seed)).c_str());
+  std::printf(
+      "Protocol sasrec on %s: %d users, %d evaluated; %d items; negatives: %s.\n\n", o.data.c_str(),
+      r.users, r.evaluated, r.items,
+      fixed ? ("from " + o.candidates).c_str() : ("seed " + std::to_string(o.seed)).c_str());
   const std::string k = std::to_string(r.k);
   std::vector<std::string> header = {"method", "sampled HR@" + k, "NDCG@" + k};
   if (r.subset_evaluated > 0) {
     header.push_back("subset HR@" + k);
     header.push_back("NDCG@" + k);
   }
-  for (const char* h : {"full HR@", "full NDCG@", "full-excl HR@", "full-excl NDCG@"}) header.push_back(h + k);
+  for (const char* h : {"full HR@", "full NDCG@", "full-excl HR@", "full-excl NDCG@"})
+    header.push_back(h + k);
   std::vector<bool> right(header.size(), true);
   right[0] = false;
   Table t(header, right);
@@ -208,13 +223,15 @@ int run_sasrec(const EvalOptions& o, const Model* model, const ItemVocabulary* v
       row.push_back(f(m.subset.hit));
       row.push_back(f(m.subset.ndcg));
     }
-    for (double v : {m.full.hit, m.full.ndcg, m.full_excl.hit, m.full_excl.ndcg}) row.push_back(f(v));
+    for (double v : {m.full.hit, m.full.ndcg, m.full_excl.hit, m.full_excl.ndcg})
+      row.push_back(f(v));
     t.add(row);
   }
   t.print(stdout);
   if (r.subset_evaluated > 0)
-    std::printf("\n(subset: the %d users of the seeded 10,000-user subset, as in the paper's code)\n",
-                r.subset_evaluated);
+    std::printf(
+        "\n(subset: the %d users of the seeded 10,000-user subset, as in the paper's code)\n",
+        r.subset_evaluated);
   return 0;
 }
 
@@ -231,11 +248,14 @@ int run_eval(const EvalOptions& o) {
     vocab.emplace(ItemVocabulary::load(std::filesystem::path(o.model_dir) / "items.json"));
   }
   if (o.protocol == "sasrec" && (!o.repeat_weights.empty() || !o.repeat_decays.empty()))
-    throw Error(ErrorCode::kInvalidArgument, "--repeat-weight and --repeat-decay are for the last-basket protocol");
-  if (o.protocol == "sasrec") return run_sasrec(o, model ? &*model : nullptr, vocab ? &*vocab : nullptr);
+    throw Error(ErrorCode::kInvalidArgument,
+                "--repeat-weight and --repeat-decay are for the last-basket protocol");
+  if (o.protocol == "sasrec")
+    return run_sasrec(o, model ? &*model : nullptr, vocab ? &*vocab : nullptr);
   if (!model && (!o.repeat_weights.empty() || !o.repeat_decays.empty()))
     throw Error(ErrorCode::kInvalidArgument, "--repeat-weight and --repeat-decay need a model");
-  const std::vector<RepeatVariant> variants = model ? repeat_variants(o, model->config()) : std::vector<RepeatVariant>{};
+  const std::vector<RepeatVariant> variants =
+      model ? repeat_variants(o, model->config()) : std::vector<RepeatVariant>{};
   const std::vector<CustomerBaskets> customers = read_customers(o);
 
   ProgressBar bar("evaluating", !o.quiet);
@@ -257,18 +277,21 @@ int run_eval(const EvalOptions& o) {
       auto metrics = [](const RankingMetrics& x) {
         return nlohmann::ordered_json{{"hr", x.hit}, {"recall", x.recall}, {"ndcg", x.ndcg}};
       };
-      methods.push_back({{"method", m.method}, {"next_basket", metrics(m.next_basket)},
+      methods.push_back({{"method", m.method},
+                         {"next_basket", metrics(m.next_basket)},
                          {"discovery", metrics(m.discovery)}});
     }
     j["methods"] = std::move(methods);
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::printf("Protocol %s on %s: %d customers; %d evaluated (next basket), %d (discovery); %d items.\n\n",
-              o.protocol.c_str(), o.data.c_str(), r.customers, r.evaluated_next, r.evaluated_discovery,
-              r.universe);
+  std::printf(
+      "Protocol %s on %s: %d customers; %d evaluated (next basket), %d (discovery); %d items.\n\n",
+      o.protocol.c_str(), o.data.c_str(), r.customers, r.evaluated_next, r.evaluated_discovery,
+      r.universe);
   const std::string k = std::to_string(r.k);
-  Table t({"method", "next HR@" + k, "Recall@" + k, "NDCG@" + k, "discovery HR@" + k, "Recall@" + k, "NDCG@" + k},
+  Table t({"method", "next HR@" + k, "Recall@" + k, "NDCG@" + k, "discovery HR@" + k, "Recall@" + k,
+           "NDCG@" + k},
           {false, true, true, true, true, true, true});
   for (const auto& m : r.methods) {
     auto f = [](double v) {
@@ -276,8 +299,8 @@ int run_eval(const EvalOptions& o) {
       std::snprintf(buf, sizeof buf, "%.4f", v);
       return std::string(buf);
     };
-    t.add({m.method, f(m.next_basket.hit), f(m.next_basket.recall), f(m.next_basket.ndcg), f(m.discovery.hit),
-           f(m.discovery.recall), f(m.discovery.ndcg)});
+    t.add({m.method, f(m.next_basket.hit), f(m.next_basket.recall), f(m.next_basket.ndcg),
+           f(m.discovery.hit), f(m.discovery.recall), f(m.discovery.ndcg)});
   }
   t.print(stdout);
   return 0;
@@ -287,11 +310,13 @@ int run_eval(const EvalOptions& o) {
 
 Runner add_eval(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
-  CLI::App* sub = app.add_subcommand("eval", "Evaluate a model and the classic baselines on held-out baskets");
+  CLI::App* sub =
+      app.add_subcommand("eval", "Evaluate a model and the classic baselines on held-out baskets");
   sub->add_option("--model", o->model_dir, "Item model directory");
-  sub->add_option("--data", o->data,
-                  "Histories, one JSON per line (.jsonl or .jsonl.gz; - for stdin); sasrec also reads "
-                  "\"user item\" lines")
+  sub->add_option(
+         "--data", o->data,
+         "Histories, one JSON per line (.jsonl or .jsonl.gz; - for stdin); sasrec also reads "
+         "\"user item\" lines")
       ->required();
   sub->add_option("--protocol", o->protocol, "Evaluation protocol (docs/EVALUATION.md)")
       ->check(CLI::IsMember({"last-basket", "sasrec"}))
@@ -299,7 +324,8 @@ Runner add_eval(CLI::App& app) {
   sub->add_option("--k", o->k, "Cut-off of the ranking metrics")->capture_default_str();
   sub->add_option("--limit", o->limit, "Read only the first N customers");
   sub->add_flag("--baselines-only", o->baselines_only, "Score only the baselines");
-  sub->add_option("--seed", o->seed, "sasrec: seed of the sampled negatives")->capture_default_str();
+  sub->add_option("--seed", o->seed, "sasrec: seed of the sampled negatives")
+      ->capture_default_str();
   sub->add_option("--candidates", o->candidates,
                   "sasrec: fixed candidate lists (JSONL[.gz] of customer_id, target, negatives)");
   sub->add_option("--format", o->format, "Output format")

@@ -73,7 +73,8 @@ Shard parse_shard(const std::string& text) {
     s.index = static_cast<std::uint64_t>(i);
     s.count = static_cast<std::uint64_t>(n);
   } catch (const std::exception&) {
-    throw Error(ErrorCode::kInvalidArgument, "--shard: expected i/n with 0 <= i < n, got \"" + text + "\"");
+    throw Error(ErrorCode::kInvalidArgument,
+                "--shard: expected i/n with 0 <= i < n, got \"" + text + "\"");
   }
   return s;
 }
@@ -86,7 +87,8 @@ std::string shard_key(const std::string& line, long long line_number) {
     if (j.is_object()) {
       auto id = j.find("customer_id");
       if (id != j.end() && id->is_string()) return "id:" + id->get<std::string>();
-      if (id != j.end() && id->is_number_integer()) return "id:" + std::to_string(id->get<long long>());
+      if (id != j.end() && id->is_number_integer())
+        return "id:" + std::to_string(id->get<long long>());
     }
   } catch (const nlohmann::json::exception&) {
   }
@@ -97,7 +99,7 @@ struct Record {
   long long line_number = 0;
   std::string text;
   std::optional<std::string> read_error;  // the line could not be read as a record (too long)
-  std::string result;  // the output line, without "\n"
+  std::string result;                     // the output line, without "\n"
   bool failed = false;
 };
 
@@ -132,7 +134,8 @@ long long complete_lines(const std::string& path) {
   std::uintmax_t size = 0, keep = 0;  // bytes read; bytes up to the last "\n"
   try {
     read_chunks(fd, path, [&](std::string_view chunk) {
-      for (std::size_t at = chunk.find('\n'); at != std::string_view::npos; at = chunk.find('\n', at + 1)) {
+      for (std::size_t at = chunk.find('\n'); at != std::string_view::npos;
+           at = chunk.find('\n', at + 1)) {
         ++lines;
         keep = size + at + 1;
       }
@@ -145,7 +148,9 @@ long long complete_lines(const std::string& path) {
   ::close(fd);
   if (keep != size) {
     std::filesystem::resize_file(path, keep, ec);
-    if (ec) throw Error(ErrorCode::kIo, path + ": cannot cut its partial last line (" + ec.message() + ")");
+    if (ec)
+      throw Error(ErrorCode::kIo,
+                  path + ": cannot cut its partial last line (" + ec.message() + ")");
   }
   return lines;
 }
@@ -164,9 +169,13 @@ void write_all(int fd, const std::string& data, const std::string& path) {
 
 int run_score(const ScoreOptions& o) {
   const Shard shard = parse_shard(o.shard);
-  if (o.top < 1) throw Error(ErrorCode::kInvalidArgument, "--top must be at least 1, got " + std::to_string(o.top));
-  if (o.threads < 0) throw Error(ErrorCode::kInvalidArgument, "--threads must be 0 (all cores) or more");
-  if (o.resume && o.output == "-") throw Error(ErrorCode::kInvalidArgument, "--resume needs an --output file");
+  if (o.top < 1)
+    throw Error(ErrorCode::kInvalidArgument,
+                "--top must be at least 1, got " + std::to_string(o.top));
+  if (o.threads < 0)
+    throw Error(ErrorCode::kInvalidArgument, "--threads must be 0 (all cores) or more");
+  if (o.resume && o.output == "-")
+    throw Error(ErrorCode::kInvalidArgument, "--resume needs an --output file");
   const std::string model_dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
   std::optional<Catalog> catalog;
   if (!o.catalog.empty())
@@ -181,8 +190,10 @@ int run_score(const ScoreOptions& o) {
   const long long already = o.resume ? complete_lines(o.output) : 0;
   int fd = 1;
   if (o.output != "-") {
-    fd = ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (o.resume ? O_APPEND : O_TRUNC), 0644);
-    if (fd < 0) throw Error(ErrorCode::kIo, o.output + ": cannot write (" + std::strerror(errno) + ")");
+    fd = ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (o.resume ? O_APPEND : O_TRUNC),
+                0644);
+    if (fd < 0)
+      throw Error(ErrorCode::kIo, o.output + ": cannot write (" + std::strerror(errno) + ")");
   }
 #ifdef _OPENMP
   const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
@@ -209,7 +220,8 @@ int run_score(const ScoreOptions& o) {
            (more = next_line(reader, line, read_error, fatal))) {
       // Blank lines are not records.
       if (!read_error && line.find_first_not_of(" \t") == std::string::npos) continue;
-      if (shard.count > 1 && stable_hash(shard_key(line, reader.line_number())) % shard.count != shard.index)
+      if (shard.count > 1 &&
+          stable_hash(shard_key(line, reader.line_number())) % shard.count != shard.index)
         continue;
       if (in_shard++ < already) continue;  // written by the run being resumed
       chunk_bytes += line.size();
@@ -230,9 +242,12 @@ int run_score(const ScoreOptions& o) {
                   : score_record(rec, options, chunk[i].text, chunk[i].line_number,
                                  o.input == "-" ? "<stdin>" : o.input);
         } catch (const std::bad_alloc&) {
-          scored_record = {error_record(chunk[i].line_number, "", "out of memory scoring this record"), true};
+          scored_record = {
+              error_record(chunk[i].line_number, "", "out of memory scoring this record"), true};
         } catch (const std::exception& e) {
-          scored_record = {error_record(chunk[i].line_number, "", std::string("internal error: ") + e.what()), true};
+          scored_record = {
+              error_record(chunk[i].line_number, "", std::string("internal error: ") + e.what()),
+              true};
         }
         chunk[i].result = score_line(scored_record.json);
         chunk[i].failed = scored_record.failed;
@@ -255,11 +270,14 @@ int run_score(const ScoreOptions& o) {
       throw Error(ErrorCode::kIo, o.output + ": cannot flush (" + std::strerror(errno) + ")");
   }
   if (fatal) throw *fatal;  // the input ended in a read error; what came before it is written
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!o.quiet || errors > 0)
-    std::fprintf(stderr, "gptrec: scored %lld records (%lld errors%s) in %.2f s, %.0f records/s\n", scored, errors,
-                 already > 0 ? (", " + std::to_string(already) + " done before resuming").c_str() : "", seconds,
-                 seconds > 0 ? static_cast<double>(scored) / seconds : 0.0);
+    std::fprintf(
+        stderr, "gptrec: scored %lld records (%lld errors%s) in %.2f s, %.0f records/s\n", scored,
+        errors,
+        already > 0 ? (", " + std::to_string(already) + " done before resuming").c_str() : "",
+        seconds, seconds > 0 ? static_cast<double>(scored) / seconds : 0.0);
   return errors > 0 ? static_cast<int>(ErrorCode::kBadInput) : 0;
 }
 
@@ -267,17 +285,22 @@ int run_score(const ScoreOptions& o) {
 
 Runner add_score(CLI::App& app) {
   auto o = std::make_shared<ScoreOptions>();
-  CLI::App* sub = app.add_subcommand("score", "Batch suggestions: one history per JSONL line in, one result line out");
-  sub->add_option("--model", o->model_dir, "Model directory (default: $GPTREC_MODEL, else the shipped model)");
-  sub->add_option("--input", o->input, "Histories, one JSON per line (.jsonl, .jsonl.gz, or - for stdin)")
+  CLI::App* sub = app.add_subcommand(
+      "score", "Batch suggestions: one history per JSONL line in, one result line out");
+  sub->add_option("--model", o->model_dir,
+                  "Model directory (default: $GPTREC_MODEL, else the shipped model)");
+  sub->add_option("--input", o->input,
+                  "Histories, one JSON per line (.jsonl, .jsonl.gz, or - for stdin)")
       ->required();
   sub->add_option("--output", o->output, "Result lines (a file, or - for stdout)")->required();
   sub->add_option("--catalog", o->catalog, "Catalog JSON (restricts or provides the candidates)");
   sub->add_option("--top", o->top, "Suggestions per customer")->capture_default_str();
   sub->add_option("--threads", o->threads, "Worker threads (0 = all cores)")->capture_default_str();
   sub->add_option("--shard", o->shard, "Score only shard i of n (i/n, by customer id hash)");
-  sub->add_flag("--resume", o->resume, "Continue a killed run: keep the complete lines of --output");
-  sub->add_flag("--exclude-purchased", o->exclude_purchased, "Only items the customer has not bought");
+  sub->add_flag("--resume", o->resume,
+                "Continue a killed run: keep the complete lines of --output");
+  sub->add_flag("--exclude-purchased", o->exclude_purchased,
+                "Only items the customer has not bought");
   sub->add_flag("--quiet", o->quiet, "No progress bar and no summary");
   return [o] { return run_score(*o); };
 }

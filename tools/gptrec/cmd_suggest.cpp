@@ -65,7 +65,8 @@ void print_table(const Recommendations& r, const std::string& model_dir, const R
                 r.dropped_baskets, rec.kind() == ModelKind::kItems ? "baskets" : "items");
   std::printf("\n");
 
-  Table t({"rank", "item", "name", "price", "score", "reason"}, {true, false, false, true, true, false});
+  Table t({"rank", "item", "name", "price", "score", "reason"},
+          {true, false, false, true, true, false});
   for (const Suggestion& s : r.suggestions) {
     char price[32] = "";
     if (s.item->price) std::snprintf(price, sizeof price, "%.2f", *s.item->price);
@@ -106,8 +107,8 @@ int run_suggest(const SuggestOptions& o) {
 
   if (!r.unknown_items.empty())
     warn(std::to_string(r.unknown_items.size()) + " purchased item" +
-         (r.unknown_items.size() == 1 ? " is" : "s are") + " unknown to the model and skipped: " +
-         join_limited(r.unknown_items, 10));
+         (r.unknown_items.size() == 1 ? " is" : "s are") +
+         " unknown to the model and skipped: " + join_limited(r.unknown_items, 10));
   if (o.format == "json")
     std::cout << suggestions_json(r, model_dir, rec, o.explain).dump(2) << "\n";
   else
@@ -121,15 +122,18 @@ int run_suggest(const SuggestOptions& o) {
 
 Runner add_suggest(CLI::App& app) {
   auto o = std::make_shared<SuggestOptions>();
-  CLI::App* sub = app.add_subcommand("suggest", "Personalized suggestions for one customer's history");
-  sub->add_option("--model", o->model_dir,
-                  "Model directory (default: $GPTREC_MODEL, else the shipped models/online-retail)");
+  CLI::App* sub =
+      app.add_subcommand("suggest", "Personalized suggestions for one customer's history");
+  sub->add_option(
+      "--model", o->model_dir,
+      "Model directory (default: $GPTREC_MODEL, else the shipped models/online-retail)");
   sub->add_option("--history", o->history, "Customer history JSON file, or - for standard input")
       ->required();
   sub->add_option("--catalog", o->catalog,
                   "Catalog JSON: restricts (item models) or provides (text models) the candidates");
   sub->add_option("--top", o->top, "How many suggestions")->capture_default_str();
-  sub->add_flag("--exclude-purchased", o->exclude_purchased, "Only items the customer has not bought");
+  sub->add_flag("--exclude-purchased", o->exclude_purchased,
+                "Only items the customer has not bought");
   sub->add_option("--category", o->category, "Only items of this category");
   sub->add_flag("--explain", o->explain,
                 "Name the past purchases that raised each suggestion most (occlusion)");

@@ -34,8 +34,8 @@ std::string human_bytes(std::uint64_t n) {
 }
 
 std::size_t display_width(std::string_view s) {
-  return static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  return static_cast<std::size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 std::string truncate_display(std::string_view s, std::size_t width) {
@@ -118,8 +118,10 @@ void Table::print(std::FILE* out) const {
       const std::string pad(widths[c] - display_width(row[c]), ' ');
       const bool last = c + 1 == row.size();
       if (c > 0) line += "  ";
-      if (c < right_.size() && right_[c]) line += pad + row[c];
-      else line += last ? row[c] : row[c] + pad;
+      if (c < right_.size() && right_[c])
+        line += pad + row[c];
+      else
+        line += last ? row[c] : row[c] + pad;
     }
     std::fprintf(out, "%s\n", line.c_str());
   }

@@ -13,7 +13,8 @@
 
 namespace gptrec::cli {
 
-void read_chunks(int fd, const std::string& name, const std::function<void(std::string_view)>& consume) {
+void read_chunks(int fd, const std::string& name,
+                 const std::function<void(std::string_view)>& consume) {
   char chunk[1 << 16];
   while (true) {
     const ssize_t n = ::read(fd, chunk, sizeof chunk);
@@ -39,7 +40,8 @@ std::string read_input(const std::string& path, std::uint64_t max_bytes) {
   try {
     read_chunks(fd, name, [&](std::string_view chunk) {
       if (text.size() + chunk.size() > max_bytes)
-        throw Error(ErrorCode::kBadInput, name + ": larger than " + std::to_string(max_bytes >> 20) +
+        throw Error(ErrorCode::kBadInput, name + ": larger than " +
+                                              std::to_string(max_bytes >> 20) +
                                               " MiB, the limit for this input");
       text.append(chunk);
     });
@@ -71,7 +73,8 @@ std::string default_model_dir() {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    const auto installed = exe.parent_path().parent_path() / "share" / "gptrec" / "models" / "online-retail";
+    const auto installed =
+        exe.parent_path().parent_path() / "share" / "gptrec" / "models" / "online-retail";
     if (std::filesystem::exists(installed / "config.json", ec)) return installed.string();
   }
   return GPTREC_SOURCE_MODELS_DIR "/online-retail";

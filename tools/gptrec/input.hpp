@@ -21,7 +21,8 @@ std::string read_input(const std::string& path, std::uint64_t max_bytes = kMaxDo
 
 // Reads `fd` to its end in chunks of 64 KiB, passing each to `consume` (EINTR is retried). Throws
 // Error(kIo) naming `name` when a read fails; does not close `fd`.
-void read_chunks(int fd, const std::string& name, const std::function<void(std::string_view)>& consume);
+void read_chunks(int fd, const std::string& name,
+                 const std::function<void(std::string_view)>& consume);
 
 }  // namespace gptrec::cli
 

@@ -13,8 +13,8 @@ namespace gptrec::cli {
 
 struct LineReader::Impl {
   gzFile file = nullptr;
-  std::string buffer;      // bytes read but not yet returned
-  std::size_t start = 0;   // first unreturned byte of buffer
+  std::string buffer;     // bytes read but not yet returned
+  std::size_t start = 0;  // first unreturned byte of buffer
   bool eof = false;
 };
 
@@ -76,8 +76,8 @@ bool LineReader::next(std::string& line) {
     if (n < 0) {
       int code = 0;
       const char* message = gzerror(s.file, &code);
-      throw Error(ErrorCode::kIo, path_ + ": read failed at line " + std::to_string(line_number_ + 1) + " (" +
-                                      message + ")");
+      throw Error(ErrorCode::kIo, path_ + ": read failed at line " +
+                                      std::to_string(line_number_ + 1) + " (" + message + ")");
     }
     if (n == 0) {
       // zlib ends a gzip stream that is cut short like a complete one, and only gzerror() tells

@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
       char* end = nullptr;
       const long n = std::strtol(env, &end, 10);
       if (*end != '\0' || n < 0 || n > 4096) {
-        print_error(std::string("GPTREC_THREADS=") + env + ": expected a thread count (0 = all cores)");
+        print_error(std::string("GPTREC_THREADS=") + env +
+                    ": expected a thread count (0 = all cores)");
         return 2;
       }
       op_threads = static_cast<int>(n);
