@@ -217,6 +217,8 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
     else
       model_rows.assign(variants.begin(), variants.end());
   }
+  std::vector<RepeatMix> repeats;
+  for (const RepeatVariant& v : model_rows) repeats.push_back(v.repeat);
   std::vector<std::string> names;
   for (const RepeatVariant& v : model_rows) names.push_back(v.name);
   for (const char* b : {"popularity", "repeat-then-popularity", "item-knn", "markov"})
@@ -236,7 +238,8 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
     set_op_threads(1);  // parallel across customers, single-threaded ops inside
     std::optional<Session> session;
     if (model != nullptr) session.emplace(*model);
-    std::vector<double> scores, gpt_log_probs, log_probs;
+    std::vector<double> scores;
+    std::vector<std::vector<double>> log_probs;  // per model row
     std::vector<int> top;
     std::vector<bool> in_next(U), in_new(U), input_mask(U);
 #pragma omp for schedule(dynamic, 4)
@@ -277,27 +280,13 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
         for (const auto& b : input) baskets.push_back(Basket{{}, std::nullopt, b});
         const ItemSequence seq = build_item_sequence(
             *vocab, baskets, model->config().sequence_format, model->config().n_ctx);
-        session->clear();
-        const ConstMatrixRef logits = session->append(seq.tokens, Logits::kLast);
+        item_log_probs(*session, *vocab, model->config().sequence_format, seq.tokens, repeats,
+                       log_probs);
         const int first = vocab->first_item_id();
-        const int n_items = static_cast<int>(vocab->items().size());
-        double m = -INFINITY;
-        for (int t = 0; t < n_items; ++t)
-          m = std::max(m, static_cast<double>(logits(0, first + t)));
-        double sum = 0;
-        for (int t = 0; t < n_items; ++t) sum += std::exp(logits(0, first + t) - m);
-        const double lse = m + std::log(sum);
-        gpt_log_probs.resize(static_cast<std::size_t>(n_items));
-        for (int t = 0; t < n_items; ++t)
-          gpt_log_probs[static_cast<std::size_t>(t)] = logits(0, first + t) - lse;
-        for (const RepeatVariant& v : model_rows) {
-          log_probs = gpt_log_probs;
-          mix_repeat(seq.tokens, first, vocab->sep_id(), model->config().sequence_format, v.repeat,
-                     log_probs);
+        for (const std::vector<double>& lp : log_probs) {
           scores.assign(U, -INFINITY);  // items the model lacks rank last
           for (std::size_t j = 0; j < U; ++j)
-            if (token_of[j] >= 0)
-              scores[j] = log_probs[static_cast<std::size_t>(token_of[j] - first)];
+            if (token_of[j] >= 0) scores[j] = lp[static_cast<std::size_t>(token_of[j] - first)];
           score_method(scores);
         }
       }
@@ -521,6 +510,7 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
     std::optional<Session> session;
     if (model != nullptr) session.emplace(*model);
     std::vector<double> scores(U);
+    std::vector<std::vector<double>> log_probs;
     std::vector<int> all(U);
     std::iota(all.begin(), all.end(), 0);
     std::vector<bool> in_input(U, false);
@@ -563,10 +553,14 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
         for (auto& item : items) baskets.push_back(Basket{{}, std::nullopt, {item}});
         const ItemSequence s =
             build_item_sequence(*vocab, baskets, SequenceFormat::kItems, model->config().n_ctx);
-        session->clear();
-        const ConstMatrixRef logits = session->append(s.tokens, Logits::kLast);
+        // The GPT alone (the protocol refuses a repeat component): its log-softmax ranks the
+        // items as its logits do.
+        item_log_probs(*session, *vocab, SequenceFormat::kItems, s.tokens,
+                       std::span<const RepeatMix>(&model->config().repeat, 1), log_probs);
+        const int first = vocab->first_item_id();
         for (std::size_t j = 0; j < U; ++j)
-          scores[j] = token_of[j] >= 0 ? static_cast<double>(logits(0, token_of[j])) : -INFINITY;
+          scores[j] = token_of[j] >= 0 ? log_probs[0][static_cast<std::size_t>(token_of[j] - first)]
+                                       : -INFINITY;
         rank_all();
       }
       for (std::size_t j = 0; j < U; ++j) scores[j] = stats.popularity[j];

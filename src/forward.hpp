@@ -1,4 +1,5 @@
-// The packed forward pass shared by Session, forward_batch and continuation scoring (private).
+// The packed forward pass behind Session and forward_batch (private: src/session.cpp is its one
+// caller; everything else runs the model through Session, model.hpp).
 #pragma once
 
 #include <span>
@@ -29,10 +30,6 @@ struct Workspace {
   std::vector<RowMatrix> scores;        // per thread: (T, keys)
   std::vector<Eigen::Index> first_row;  // per segment: its first row in x; then the total
 };
-
-// How many OpenMP threads the calling thread's ops may use: its set_op_threads / OpenMP setting,
-// or 1 inside an enclosing parallel region.
-int max_threads();
 
 // Checks every segment (ids in the vocabulary, positions within the context and the cache), runs
 // the model over all of them, advances each cache, and returns the logits: one row per token with

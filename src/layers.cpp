@@ -282,6 +282,20 @@ void gelu_exact(MatrixRef x) {
   x = x.unaryExpr([](float v) { return 0.5f * v * (1.0f + std::erf(v * kInvSqrt2)); });
 }
 
+double log_sum_exp(std::span<const float> x) {
+  double m = -INFINITY;
+  for (const float v : x) m = std::max(m, static_cast<double>(v));
+  double sum = 0;
+  for (const float v : x) sum += std::exp(v - m);
+  return m + std::log(sum);
+}
+
+void log_softmax(std::span<const float> x, std::vector<double>& out) {
+  const double lse = log_sum_exp(x);
+  out.resize(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) out[i] = x[i] - lse;
+}
+
 void softmax_rows(MatrixRef x) {
   for (Eigen::Index t = 0; t < x.rows(); ++t) {
     auto row = x.row(t);

@@ -8,6 +8,7 @@
 
 #include "gptrec/error.hpp"
 #include "gptrec/model.hpp"
+#include "gptrec/model_directory.hpp"
 #include "gptrec/safetensors.hpp"
 
 namespace gptrec {
@@ -43,7 +44,8 @@ QuantizationReport quantize_model_dir(const std::filesystem::path& in_dir,
   if (std::find(dtypes.begin(), dtypes.end(), "I8") != dtypes.end())
     throw Error(ErrorCode::kBadModel, in_dir.string() + ": the model is already quantized (I8)");
 
-  const SafetensorsFile file = SafetensorsFile::open(in_dir / "model.safetensors");
+  const ModelDirectory in(in_dir), out_files(out_dir);
+  const SafetensorsFile file = in.open_weights();
   QuantizationReport report;
   report.weights_bytes_before = file.file_size();
   std::vector<std::vector<std::int8_t>> q_storage;
@@ -88,7 +90,8 @@ QuantizationReport quantize_model_dir(const std::filesystem::path& in_dir,
     throw Error(ErrorCode::kIo,
                 out_dir.string() + ": cannot create directory (" + ec.message() + ")");
   for (const auto& entry : std::filesystem::directory_iterator(in_dir)) {
-    if (!entry.is_regular_file() || entry.path().filename() == "model.safetensors") continue;
+    if (!entry.is_regular_file() || entry.path().filename() == in.weights_file().filename())
+      continue;
     std::filesystem::copy_file(entry.path(), out_dir / entry.path().filename(),
                                std::filesystem::copy_options::overwrite_existing, ec);
     if (ec)
@@ -97,8 +100,8 @@ QuantizationReport quantize_model_dir(const std::filesystem::path& in_dir,
   }
   std::map<std::string, std::string> metadata = file.metadata();
   metadata["gptrec_quantization"] = "int8, symmetric, per output channel";
-  write_safetensors(out_dir / "model.safetensors", out, metadata);
-  report.weights_bytes_after = std::filesystem::file_size(out_dir / "model.safetensors", ec);
+  write_safetensors(out_files.weights_file(), out, metadata);
+  report.weights_bytes_after = std::filesystem::file_size(out_files.weights_file(), ec);
   return report;
 }
 

@@ -6,8 +6,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "forward.hpp"
 #include "gptrec/error.hpp"
+#include "gptrec/model_directory.hpp"
 #include "gptrec/scoring.hpp"
 #include "io.hpp"
 #include "json_document.hpp"
@@ -49,15 +49,14 @@ bool same_text_ignoring_case(std::string_view a, std::string_view b) {
          });
 }
 
-// Softmax over the item tokens [first, first + n) of a logits row, as log-probabilities.
-void item_log_probs(const float* logits, int first, int n, std::vector<double>& out) {
-  out.resize(static_cast<std::size_t>(n));
-  double m = -INFINITY;
-  for (int j = 0; j < n; ++j) m = std::max(m, static_cast<double>(logits[first + j]));
-  double sum = 0;
-  for (int j = 0; j < n; ++j) sum += std::exp(logits[first + j] - m);
-  const double lse = m + std::log(sum);
-  for (int j = 0; j < n; ++j) out[static_cast<std::size_t>(j)] = logits[first + j] - lse;
+// An item model's log-probabilities of its items (index = token - first_item_id) from a logits
+// row of the positions after `tokens`: the GPT's softmax over the item tokens, mixed with the
+// repeat component. Every item score of the recommender and of the evaluation comes from here.
+void item_log_probs_from_logits(const float* logits, const ItemVocabulary& vocab,
+                                SequenceFormat format, std::span<const int> tokens,
+                                const RepeatMix& repeat, std::vector<double>& out) {
+  log_softmax(std::span<const float>(logits + vocab.first_item_id(), vocab.items().size()), out);
+  mix_repeat(tokens, vocab.first_item_id(), vocab.sep_id(), format, repeat, out);
 }
 
 // The tokens of `seq` without every occurrence of item `drop` (an index into seq.items); baskets
@@ -126,6 +125,16 @@ void mix_repeat(std::span<const int> tokens, int first_item_id, int sep_id, Sequ
     const double hi = std::max(lp, copy), lo = std::min(lp, copy);
     lp = hi + std::log1p(std::exp(lo - hi));
   }
+}
+
+void item_log_probs(Session& session, const ItemVocabulary& vocab, SequenceFormat format,
+                    std::span<const int> tokens, std::span<const RepeatMix> repeats,
+                    std::vector<std::vector<double>>& out) {
+  session.clear();
+  const ConstMatrixRef logits = session.append(tokens, Logits::kLast);
+  out.resize(repeats.size());
+  for (std::size_t r = 0; r < repeats.size(); ++r)
+    item_log_probs_from_logits(logits.data(), vocab, format, tokens, repeats[r], out[r]);
 }
 
 ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Basket> baskets,
@@ -239,18 +248,9 @@ Recommender Recommender::load(const std::filesystem::path& model_dir,
   r.model_ = std::make_shared<const Model>(Model::load(model_dir));
   const ModelConfig& config = r.model_->config();
   std::error_code ec;
-
+  const ModelDirectory dir(model_dir);
   if (config.kind == ModelKind::kItems) {
-    const auto items_path = model_dir / "items.json";
-    if (!std::filesystem::exists(items_path, ec))
-      throw Error(ErrorCode::kBadModel,
-                  items_path.string() + ": missing (an item model needs its item vocabulary)");
-    auto vocab = std::make_shared<const ItemVocabulary>(ItemVocabulary::load(items_path));
-    if (vocab->vocab_size() > config.vocab_size)
-      throw Error(ErrorCode::kBadModel, items_path.string() + ": " +
-                                            std::to_string(vocab->vocab_size()) +
-                                            " tokens, more than the model's vocab_size of " +
-                                            std::to_string(config.vocab_size));
+    auto vocab = std::make_shared<const ItemVocabulary>(dir.read_items(config));
     r.vocab_ = vocab.get();
     r.tokenizer_ = vocab;
     if (catalog) {
@@ -273,11 +273,11 @@ Recommender Recommender::load(const std::filesystem::path& model_dir,
   } else {
     r.tokenizer_ = load_tokenizer(model_dir);
     if (r.tokenizer_->kind() == "items")
-      throw Error(ErrorCode::kBadModel,
-                  (model_dir / "config.json").string() +
-                      ": the directory has items.json but config.json does not "
-                      "say \"gptrec\": {\"kind\": \"items\"}");
-    const auto template_path = model_dir / "recommender.json";
+      throw Error(ErrorCode::kBadModel, dir.config_file().string() + ": the directory has " +
+                                            dir.items_file().filename().string() + " but " +
+                                            dir.config_file().filename().string() +
+                                            " does not say \"gptrec\": {\"kind\": \"items\"}");
+    const auto template_path = dir.prompt_template_file();
     if (std::filesystem::exists(template_path, ec))
       r.template_ = PromptTemplate::parse(read_text_file(template_path, ErrorCode::kBadModel),
                                           template_path.string());
@@ -431,12 +431,11 @@ Recommendations Recommender::recommend_items(const History& history,
   }
 
   Session& session = thread_session(*model_);
-  const ConstMatrixRef logits = session.append(seq.tokens, Logits::kLast);
+  std::vector<std::vector<double>> model_log_probs;
+  item_log_probs(session, *vocab_, config.sequence_format, seq.tokens,
+                 std::span<const RepeatMix>(&config.repeat, 1), model_log_probs);
+  const std::vector<double>& log_probs = model_log_probs[0];
   const int first = vocab_->first_item_id();
-  const int n_items = static_cast<int>(vocab_->items().size());
-  std::vector<double> log_probs;
-  item_log_probs(logits.data(), first, n_items, log_probs);
-  mix_repeat(seq.tokens, first, vocab_->sep_id(), config.sequence_format, config.repeat, log_probs);
   std::vector<double> scores(catalog_.size());
   for (std::size_t i = 0; i < catalog_.size(); ++i)
     scores[i] = std::exp(log_probs[static_cast<std::size_t>(candidate_token_[i] - first)]);
@@ -461,21 +460,16 @@ Recommendations Recommender::recommend_items(const History& history,
     shared_sizes.push_back(shared);
     suffixes.emplace_back(tokens.begin() + shared, tokens.end());
   }
-  std::vector<KVCache> caches;
-  caches.reserve(suffixes.size());
-  std::vector<Segment> segments;
-  for (std::size_t v = 0; v < suffixes.size(); ++v) {
-    caches.emplace_back(config, static_cast<int>(suffixes[v].size()));
-    segments.push_back(Segment{suffixes[v], &caches.back(), &session.cache(), shared_sizes[v]});
-  }
-  Workspace ws;
-  const ConstMatrixRef variant_logits = run_forward(*model_, segments, ws, Logits::kLast);
+  std::vector<Continuation> continuations;
+  for (std::size_t v = 0; v < suffixes.size(); ++v)
+    continuations.push_back(Continuation{suffixes[v], shared_sizes[v]});
+  const ConstMatrixRef variant_logits = session.continue_batch(continuations, Logits::kLast);
   std::vector<std::vector<Reason>> reasons(out.suggestions.size());
   std::vector<double> variant_log_probs;
   for (int v = 0; v < n_tried; ++v) {
-    item_log_probs(variant_logits.row(v).data(), first, n_items, variant_log_probs);
-    mix_repeat(variants[static_cast<std::size_t>(v)], first, vocab_->sep_id(),
-               config.sequence_format, config.repeat, variant_log_probs);
+    item_log_probs_from_logits(variant_logits.row(v).data(), *vocab_, config.sequence_format,
+                               variants[static_cast<std::size_t>(v)], config.repeat,
+                               variant_log_probs);
     const std::string& item_id = seq.items[static_cast<std::size_t>(first_tried + v)];
     for (std::size_t k = 0; k < out.suggestions.size(); ++k) {
       const auto j = static_cast<std::size_t>(

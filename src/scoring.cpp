@@ -4,20 +4,16 @@
 #include <cmath>
 #include <string>
 
-#include "forward.hpp"
 #include "gptrec/error.hpp"
 
 namespace gptrec {
 
 namespace {
 
-// log softmax(row)[token], accumulated in double.
+// log softmax(row)[token].
 double token_logprob(const float* row, Eigen::Index n, int token) {
-  float m = row[0];
-  for (Eigen::Index i = 1; i < n; ++i) m = std::max(m, row[i]);
-  double sum = 0;
-  for (Eigen::Index i = 0; i < n; ++i) sum += std::exp(static_cast<double>(row[i] - m));
-  return static_cast<double>(row[token] - m) - std::log(sum);
+  return static_cast<double>(row[token]) -
+         log_sum_exp(std::span<const float>(row, static_cast<std::size_t>(n)));
 }
 
 void check_continuations(const Model& model, int prompt_size,
@@ -54,10 +50,10 @@ std::vector<ContinuationScore> score_continuations(const Session& prompt_session
     throw Error(ErrorCode::kInvalidArgument, "prompt logits do not match the vocabulary size");
   check_continuations(model, P, continuations);
 
+  // The session's scratch buffers are reused below: the prompt's logits may live there.
+  const std::vector<float> prompt_logits(prompt_last_logits.begin(), prompt_last_logits.end());
   std::vector<ContinuationScore> scores(continuations.size());
-  Workspace ws;
-  std::vector<KVCache> caches;
-  std::vector<Segment> segments;
+  std::vector<Continuation> batch;
   std::size_t next = 0;
   while (next < continuations.size()) {
     // A batch: continuations until the token budget is used (at least one).
@@ -67,14 +63,9 @@ std::vector<ContinuationScore> score_continuations(const Session& prompt_session
                                static_cast<std::size_t>(std::max(1, options.batch_tokens))))
       tokens += continuations[end++].size();
 
-    caches.clear();
-    segments.clear();
-    caches.reserve(end - next);
-    for (std::size_t i = next; i < end; ++i) {
-      caches.emplace_back(model.config(), static_cast<int>(continuations[i].size()));
-      segments.push_back(Segment{continuations[i], &caches.back(), &prompt_session.cache(), P});
-    }
-    const ConstMatrixRef logits = run_forward(model, segments, ws, Logits::kAll);
+    batch.clear();
+    for (std::size_t i = next; i < end; ++i) batch.push_back(Continuation{continuations[i], P});
+    const ConstMatrixRef logits = prompt_session.continue_batch(batch, Logits::kAll);
 
     Eigen::Index row = 0;
     for (std::size_t i = next; i < end; ++i) {
@@ -82,7 +73,7 @@ std::vector<ContinuationScore> score_continuations(const Session& prompt_session
       ContinuationScore& s = scores[i];
       s.token_logprobs.resize(cont.size());
       // Token 0 is predicted by the prompt's last position, token t by the continuation's t-1.
-      s.token_logprobs[0] = token_logprob(prompt_last_logits.data(), V, cont[0]);
+      s.token_logprobs[0] = token_logprob(prompt_logits.data(), V, cont[0]);
       for (std::size_t t = 1; t < cont.size(); ++t)
         s.token_logprobs[t] =
             token_logprob(logits.row(row + static_cast<Eigen::Index>(t) - 1).data(), V, cont[t]);

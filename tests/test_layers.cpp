@@ -69,6 +69,27 @@ TEST(Layers, SoftmaxGivesMaskedEntriesZero) {
   EXPECT_EQ(x(0, 2), 0.0f);
 }
 
+TEST(Layers, LogSoftmaxByHand) {
+  // log(e^1 + e^2 + e^3) = 3 + log(1 + e^-1 + e^-2) = 3.40760596444438.
+  const std::vector<float> x = {1.0f, 2.0f, 3.0f};
+  EXPECT_NEAR(log_sum_exp(x), 3.40760596444438, 1e-12);
+  std::vector<double> out;
+  log_softmax(x, out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_NEAR(out[0], -2.40760596444438, 1e-12);
+  EXPECT_NEAR(out[2], -0.40760596444438, 1e-12);
+  // Large logits do not overflow: only the differences matter.
+  const std::vector<float> big = {1000.0f, 1000.0f};
+  log_softmax(big, out);
+  EXPECT_NEAR(out[0], -std::log(2.0), 1e-12);
+  EXPECT_NEAR(out[1], -std::log(2.0), 1e-12);
+  // A masked entry has log-probability -infinity.
+  const std::vector<float> masked = {0.0f, -std::numeric_limits<float>::infinity()};
+  log_softmax(masked, out);
+  EXPECT_EQ(out[0], 0.0);
+  EXPECT_TRUE(std::isinf(out[1]) && out[1] < 0);
+}
+
 TEST(Layers, AttentionIsCausal) {
   // Two positions: the first query may only see itself, so its output is its own value.
   RowMatrix q(2, 2), k(2, 2), v(2, 2), scores(2, 2), out(2, 2);

@@ -173,6 +173,72 @@ TEST(Model, BatchEqualsOneByOne) {
   }
 }
 
+// Continuations of a session's positions equal running the prefix and the continuation in a
+// Session of their own; the session keeps its positions.
+TEST(Model, ContinuationsEqualTheirOwnSessions) {
+  const Model model = Model::load(test::model_dir("tiny-sinusoidal"));
+  const Expected e = read_expected("tiny-sinusoidal");
+  const std::vector<int> history(e.ids.begin(), e.ids.begin() + 20);
+  Session base(model);
+  base.append(history);
+  const std::vector<std::vector<int>> tokens = {
+      {e.ids.begin() + 20, e.ids.begin() + 25},  // after the whole history
+      {e.ids[3], e.ids[9], e.ids[1]},            // after its first 7 positions
+      {e.ids[30]},                               // after none of it
+  };
+  const std::vector<int> prefixes = {20, 7, 0};
+  std::vector<Continuation> continuations;
+  for (std::size_t i = 0; i < tokens.size(); ++i)
+    continuations.push_back(Continuation{tokens[i], prefixes[i]});
+  for (const Logits which : {Logits::kAll, Logits::kLast}) {
+    const RowMatrix batch = base.continue_batch(continuations, which);
+    Eigen::Index row = 0;
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      std::vector<int> whole(history.begin(), history.begin() + prefixes[i]);
+      whole.insert(whole.end(), tokens[i].begin(), tokens[i].end());
+      Session alone(model);
+      const RowMatrix all = alone.append(whole, Logits::kAll);
+      const auto rows = which == Logits::kAll ? static_cast<Eigen::Index>(tokens[i].size()) : 1;
+      EXPECT_LE(max_abs_diff(batch.middleRows(row, rows), all.bottomRows(rows)), 1e-5)
+          << "continuation " << i;
+      row += rows;
+    }
+    EXPECT_EQ(row, batch.rows());
+    EXPECT_EQ(base.size(), 20);
+  }
+  // The last two rows of one continuation.
+  const std::vector<Continuation> two_rows = {{tokens[0], 20, 2}};
+  const RowMatrix last_two = base.continue_batch(two_rows, Logits::kLast);
+  const RowMatrix first_all = base.continue_batch(std::span(continuations).first(1), Logits::kAll);
+  EXPECT_LE(max_abs_diff(last_two, first_all.bottomRows(2)), 1e-5);
+}
+
+TEST(Model, RejectsBadContinuations) {
+  const Model model = Model::load(test::model_dir("tiny-learned"));
+  Session base(model);
+  base.append(std::vector<int>(10, 1));
+  const std::vector<int> ok = {2, 3}, bad_id = {2, 500}, too_long(55, 1);
+  auto error_of = [&](Continuation c) {
+    try {
+      base.continue_batch(std::span<const Continuation>(&c, 1));
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error_of({ok, 11}).find("prefix of 11 positions outside the session's [0, 10]"),
+            std::string::npos);
+  EXPECT_NE(error_of({ok, -1}).find("prefix of -1"), std::string::npos);
+  EXPECT_NE(error_of({bad_id, 10}).find("token id 500"), std::string::npos);
+  EXPECT_NE(error_of({too_long, 10}).find("longer than the model's context of 64"),
+            std::string::npos);
+  EXPECT_NE(error_of({{}, 10}).find("no tokens"), std::string::npos);
+  EXPECT_EQ(error_of({too_long, 9}), "no error");  // 9 + 55 = 64 fits
+  EXPECT_EQ(base.size(), 10);
+  EXPECT_EQ(base.continue_batch({}).rows(), 0);
+}
+
 TEST(Model, RejectsSequencesLongerThanTheContext) {
   const Model model = Model::load(test::model_dir("tiny-learned"));
   Session s(model);

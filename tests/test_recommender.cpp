@@ -97,6 +97,33 @@ TEST_F(ItemRecommender, SequencesFollowTheDocumentedFormat) {
   EXPECT_EQ(seq.tokens, (std::vector<int>{1, 23, 24, 2}));
 }
 
+// The item scoring shared by the recommender and the evaluation: the log-softmax over the item
+// tokens, then each repeat component.
+TEST_F(ItemRecommender, ItemLogProbsAreTheSoftmaxOverItemsWithEachRepeatMix) {
+  const auto rec = Recommender::load(dir_.path());
+  const ItemVocabulary vocab = ItemVocabulary::load(dir_ / "items.json");
+  const std::vector<int> tokens = {1, 10, 11, 2, 12, 2};
+  const auto want = item_log_probs(rec.model(), tokens);
+  const std::vector<RepeatMix> repeats = {RepeatMix{0.0, 1.0}, RepeatMix{0.5, 0.8}};
+  Session session(rec.model());
+  session.append(std::vector<int>{1, 7, 7});  // cleared first
+  std::vector<std::vector<double>> got;
+  item_log_probs(session, vocab, SequenceFormat::kBaskets, tokens, repeats, got);
+  EXPECT_EQ(session.size(), static_cast<int>(tokens.size()));
+  ASSERT_EQ(got.size(), 2u);
+  ASSERT_EQ(got[0].size(), want.size());
+  std::vector<double> mixed = want;
+  mix_repeat(tokens, vocab.first_item_id(), vocab.sep_id(), SequenceFormat::kBaskets, repeats[1],
+             mixed);
+  for (std::size_t j = 0; j < want.size(); ++j) {
+    EXPECT_NEAR(got[0][j], want[j], 1e-6) << j;
+    EXPECT_NEAR(got[1][j], mixed[j], 1e-6) << j;
+  }
+  // The repeat component moves mass to the history's items (tokens 10, 11, 12).
+  EXPECT_GT(got[1][6], got[0][6]);
+  EXPECT_LT(got[1][100], got[0][100]);
+}
+
 TEST_F(ItemRecommender, ScoresAreTheModelsProbabilitiesRanked) {
   const auto rec = Recommender::load(dir_.path());
   EXPECT_EQ(rec.kind(), ModelKind::kItems);

@@ -24,6 +24,7 @@
 #include "gptrec/history.hpp"
 #include "gptrec/layers.hpp"
 #include "gptrec/model.hpp"
+#include "gptrec/model_directory.hpp"
 #include "gptrec/quantize.hpp"
 #include "gptrec/recommender.hpp"
 #include "gptrec/safetensors.hpp"

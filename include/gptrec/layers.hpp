@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace gptrec {
 
@@ -95,6 +96,13 @@ void gelu_exact(MatrixRef x);
 // In place: each row becomes softmax(row), computed as exp(x - max) / sum in float32.
 // Entries equal to -infinity get probability 0.
 void softmax_rows(MatrixRef x);
+
+// log(sum_i exp(x_i)) of a non-empty x, in double with the maximum subtracted first; then
+// log_softmax(x)_i = x_i - log_sum_exp(x). The one log-softmax of the library: token
+// log-probabilities, item scores and `gptrec logprobs` all use it.
+double log_sum_exp(std::span<const float> x);
+// out (n) = log_softmax(x) for a non-empty x (n), in double.
+void log_softmax(std::span<const float> x, std::vector<double>& out);
 
 // One head of causal attention for T new queries.
 //   q (T, d): the queries.

@@ -148,6 +148,14 @@ enum class Logits { kAll, kLast };
 
 struct Workspace;  // scratch buffers of the forward pass (src/forward.hpp)
 
+// A continuation of a Session's positions (Session::continue_batch): its own tokens, run after
+// the session's first `prefix` cached positions.
+struct Continuation {
+  std::span<const int> tokens;
+  int prefix = 0;     // 0 <= prefix <= session.size()
+  int last_rows = 1;  // with Logits::kLast: how many of its last tokens get logits (1..tokens)
+};
+
 // One sequence being extended over a shared Model. Not thread-safe: use one Session per thread
 // (many Sessions over one Model may run at once). The Model must outlive the Session.
 class Session {
@@ -166,6 +174,18 @@ class Session {
   ConstMatrixRef append(std::span<const int> tokens, Logits which = Logits::kAll);
   // The same, returning the logits of the last `rows` tokens only, (rows, V); 1 <= rows <= T.
   ConstMatrixRef append_last(std::span<const int> tokens, int rows);
+
+  // Runs continuations of the cached positions as one batch, reading the session's KV cache once
+  // for all of them: continuation i sees the first prefix_i positions, then its own tokens (a
+  // prompt scored against many candidates, or a history re-scored without one of its items).
+  // The session's positions are not changed; its scratch buffers are (so, like every call on a
+  // Session, one thread at a time). Returns the logits: one row per token of every continuation
+  // with Logits::kAll, each continuation's last `last_rows` tokens with Logits::kLast, in order
+  // (no rows for no continuations). The view stays valid until the next call on the session. Throws
+  // Error(kInvalidArgument) naming the continuation when its prefix is outside [0, size()], it is
+  // empty, holds an id outside the vocabulary, or does not fit the context after its prefix.
+  ConstMatrixRef continue_batch(std::span<const Continuation> continuations,
+                                Logits which = Logits::kAll) const;
 
   int size() const { return cache_.size(); }
   int capacity() const { return cache_.capacity(); }

@@ -51,6 +51,16 @@ ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Ba
 void mix_repeat(std::span<const int> tokens, int first_item_id, int sep_id, SequenceFormat format,
                 const RepeatMix& repeat, std::vector<double>& log_probs);
 
+// An item model's log-probabilities of its items after an item sequence `tokens` (as
+// build_item_sequence makes it): one forward pass in `session` (cleared first; it holds `tokens`
+// afterwards), the GPT's log-softmax over the item tokens, then for each of `repeats` the repeat
+// component (mix_repeat). out[r][j] is the log-probability of item token first_item_id + j under
+// repeats[r]. Recommender::recommend (item models) and the evaluation (evaluation.hpp) score items
+// with it. Throws Error(kInvalidArgument) as Session::append.
+void item_log_probs(Session& session, const ItemVocabulary& vocab, SequenceFormat format,
+                    std::span<const int> tokens, std::span<const RepeatMix> repeats,
+                    std::vector<std::vector<double>>& out);
+
 // How a text model's prompt is written (recommender.json in the model directory; all optional).
 struct PromptTemplate {
   std::string prompt = "A shopper's past purchases, oldest first: {history}.\nTheir next purchase:";

@@ -32,7 +32,9 @@ std::vector<ContinuationScore> score_continuations(const Model& model, std::span
                                                    const ScoringOptions& options = {});
 
 // The same, starting from a session that already holds the prompt and the logits of its last
-// position (as returned by Session::append(prompt, Logits::kLast)). The session is not changed.
+// position (as returned by Session::append(prompt, Logits::kLast)); the continuations run through
+// Session::continue_batch, so the session keeps its positions but its scratch buffers (and a
+// logits view from it) are overwritten; `prompt_last_logits` may be such a view.
 // Throws Error(kInvalidArgument) as above, and for an empty session or logits whose size is not
 // the vocabulary size.
 std::vector<ContinuationScore> score_continuations(const Session& prompt_session,

@@ -9,6 +9,7 @@
 #include "format.hpp"
 #include "gptrec/error.hpp"
 #include "gptrec/evaluation.hpp"
+#include "gptrec/model_directory.hpp"
 #include "lines.hpp"
 
 namespace gptrec::cli {
@@ -245,7 +246,7 @@ int run_eval(const EvalOptions& o) {
     model.emplace(Model::load(o.model_dir));
     if (model->config().kind != ModelKind::kItems)
       throw Error(ErrorCode::kInvalidArgument, o.model_dir + ": eval needs an item model");
-    vocab.emplace(ItemVocabulary::load(std::filesystem::path(o.model_dir) / "items.json"));
+    vocab.emplace(ModelDirectory(o.model_dir).read_items(model->config()));
   }
   if (o.protocol == "sasrec" && (!o.repeat_weights.empty() || !o.repeat_decays.empty()))
     throw Error(ErrorCode::kInvalidArgument,

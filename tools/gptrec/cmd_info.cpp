@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "gptrec/model.hpp"
+#include "gptrec/model_directory.hpp"
 
 namespace gptrec::cli {
 
@@ -16,20 +17,11 @@ struct InfoOptions {
   std::string format = "table";
 };
 
-std::string tokenizer_files(const std::filesystem::path& dir) {
-  std::error_code ec;
-  auto has = [&](const char* name) { return std::filesystem::exists(dir / name, ec); };
-  if (has("tokenizer.json")) return "gpt2-bpe (tokenizer.json)";
-  if (has("vocab.json") && has("merges.txt")) return "gpt2-bpe (vocab.json + merges.txt)";
-  if (has("items.json")) return "items (items.json)";
-  return "none";
-}
-
 int run_info(const InfoOptions& o) {
   const Model model = Model::load(o.model_dir);
   const ModelConfig& c = model.config();
   const ModelInfo& info = model.info();
-  const std::string tokenizer = tokenizer_files(o.model_dir);
+  const std::string tokenizer = ModelDirectory(o.model_dir).tokenizer_description();
   std::string dtypes;
   for (const auto& d : info.dtypes) dtypes += (dtypes.empty() ? "" : ", ") + d;
 

@@ -28,17 +28,6 @@ struct LogprobsOptions {
   std::string format = "table";
 };
 
-// log_softmax of one row, in double so that the subtraction keeps float32 inputs' precision.
-std::vector<double> log_softmax(const Eigen::Ref<const Eigen::RowVectorXf>& row) {
-  const double m = row.maxCoeff();
-  double sum = 0.0;
-  for (Eigen::Index i = 0; i < row.size(); ++i) sum += std::exp(static_cast<double>(row[i]) - m);
-  const double lse = m + std::log(sum);
-  std::vector<double> out(static_cast<std::size_t>(row.size()));
-  for (Eigen::Index i = 0; i < row.size(); ++i) out[static_cast<std::size_t>(i)] = row[i] - lse;
-  return out;
-}
-
 int run_logprobs(LogprobsOptions o) {
   if (o.top < 0) throw Error(ErrorCode::kInvalidArgument, "--top: must be 0 or more");
   std::unique_ptr<Tokenizer> tokenizer;
@@ -69,19 +58,24 @@ int run_logprobs(LogprobsOptions o) {
   const auto top_n = static_cast<std::size_t>(std::min(o.top, model.config().vocab_size));
   nlohmann::ordered_json positions = nlohmann::ordered_json::array();
   std::vector<int> order(static_cast<std::size_t>(model.config().vocab_size));
+  std::vector<double> log_probs;  // log-probabilities of the next token
   for (std::size_t t = 0; t < o.ids.size(); ++t) {
-    const std::vector<double> lp = log_softmax(logits.row(static_cast<Eigen::Index>(t)));
+    log_softmax(std::span<const float>(logits.row(static_cast<Eigen::Index>(t)).data(),
+                                       static_cast<std::size_t>(logits.cols())),
+                log_probs);
     std::iota(order.begin(), order.end(), 0);
     std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top_n),
-                      order.end(),
-                      [&](int a, int b) { return lp[a] > lp[b] || (lp[a] == lp[b] && a < b); });
+                      order.end(), [&](int a, int b) {
+                        return log_probs[a] > log_probs[b] ||
+                               (log_probs[a] == log_probs[b] && a < b);
+                      });
     nlohmann::ordered_json p;
     p["position"] = t;
     p["token"] = o.ids[t];
     if (tokenizer) p["token_text"] = text_of(o.ids[t]);
     if (t + 1 < o.ids.size()) {
       p["next_token"] = o.ids[t + 1];
-      p["next_logprob"] = lp[static_cast<std::size_t>(o.ids[t + 1])];
+      p["next_logprob"] = log_probs[static_cast<std::size_t>(o.ids[t + 1])];
     } else {
       p["next_token"] = nullptr;
       p["next_logprob"] = nullptr;
@@ -89,7 +83,7 @@ int run_logprobs(LogprobsOptions o) {
     nlohmann::ordered_json top = nlohmann::ordered_json::array();
     for (std::size_t k = 0; k < top_n; ++k) {
       nlohmann::ordered_json e = {{"token", order[k]},
-                                  {"logprob", lp[static_cast<std::size_t>(order[k])]}};
+                                  {"logprob", log_probs[static_cast<std::size_t>(order[k])]}};
       if (tokenizer) e["token_text"] = text_of(order[k]);
       top.push_back(std::move(e));
     }

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "gptrec/error.hpp"
+#include "gptrec/model_directory.hpp"
 #include "gptrec/recommender.hpp"
 
 namespace gptrec::cli {
@@ -75,7 +76,8 @@ std::string default_model_dir() {
   if (!ec) {
     const auto installed =
         exe.parent_path().parent_path() / "share" / "gptrec" / "models" / "online-retail";
-    if (std::filesystem::exists(installed / "config.json", ec)) return installed.string();
+    if (std::filesystem::exists(ModelDirectory(installed).config_file(), ec))
+      return installed.string();
   }
   return GPTREC_SOURCE_MODELS_DIR "/online-retail";
 }

@@ -1,5 +1,6 @@
-#include "gptrec/model.hpp"
-
+// Model loading: the model directory's config and weights bound to the canonical GPT-2 tensor
+// names (checked against the config), int8 matrices packed for the int8 products, large float32
+// matrices copied into huge pages.
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,9 +11,11 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "forward.hpp"
 #include "gptrec/error.hpp"
+#include "gptrec/model.hpp"
+#include "gptrec/model_directory.hpp"
 #include "huge_pages.hpp"
+#include "threads.hpp"
 
 namespace gptrec {
 
@@ -182,21 +185,10 @@ class WeightBinder {
 Model::~Model() = default;
 
 Model Model::load(const std::filesystem::path& directory) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(directory, ec))
-    throw Error(
-        ErrorCode::kBadModel,
-        directory.string() + ": not a model directory (" +
-            (std::filesystem::exists(directory, ec) ? "not a directory" : "does not exist") + ")");
-  ModelConfig config = load_model_config(directory / "config.json");
-  const auto weights_path = directory / "model.safetensors";
-  if (!std::filesystem::exists(weights_path, ec)) {
-    std::string hint;
-    if (std::filesystem::exists(directory / "pytorch_model.bin", ec))
-      hint = " (pytorch_model.bin found: convert it with tools/convert.py)";
-    throw Error(ErrorCode::kBadModel, weights_path.string() + ": missing" + hint);
-  }
-  return from_parts(std::move(config), SafetensorsFile::open(weights_path), directory);
+  const ModelDirectory dir(directory);
+  dir.check_is_directory();
+  ModelConfig config = dir.read_config();
+  return from_parts(std::move(config), dir.open_weights(), directory);
 }
 
 Model Model::from_parts(ModelConfig config, SafetensorsFile file,
@@ -365,92 +357,6 @@ void Model::copy_matrices_to_huge_pages() {
     t->data = reinterpret_cast<const float*>(next);
     next += (bytes.size() + 63) / 64 * 64;
   }
-}
-
-KVCache::KVCache(const ModelConfig& config, int capacity)
-    : n_head_(config.n_head), head_dim_(config.head_dim()), capacity_(capacity) {
-  if (capacity < 0 || capacity > config.n_ctx)
-    throw Error(ErrorCode::kInvalidArgument, "KV cache capacity " + std::to_string(capacity) +
-                                                 " is outside [0, " + std::to_string(config.n_ctx) +
-                                                 "]");
-  const auto rows = static_cast<Eigen::Index>(n_head_) * capacity;
-  for (auto* side : {&keys_, &values_}) {
-    side->resize(static_cast<std::size_t>(config.n_layer));
-    for (RowMatrix& m : *side) {
-      m.resize(rows, head_dim_);  // not written here: rows are filled as positions arrive
-      advise_huge_pages(m.data(), static_cast<std::size_t>(m.size()) * sizeof(float));
-    }
-  }
-}
-
-MatrixRef KVCache::keys(int layer, int head) {
-  return keys_[static_cast<std::size_t>(layer)].middleRows(
-      static_cast<Eigen::Index>(head) * capacity_, capacity_);
-}
-MatrixRef KVCache::values(int layer, int head) {
-  return values_[static_cast<std::size_t>(layer)].middleRows(
-      static_cast<Eigen::Index>(head) * capacity_, capacity_);
-}
-ConstMatrixRef KVCache::keys(int layer, int head) const {
-  return keys_[static_cast<std::size_t>(layer)].middleRows(
-      static_cast<Eigen::Index>(head) * capacity_, capacity_);
-}
-ConstMatrixRef KVCache::values(int layer, int head) const {
-  return values_[static_cast<std::size_t>(layer)].middleRows(
-      static_cast<Eigen::Index>(head) * capacity_, capacity_);
-}
-
-Session::Session(const Model& model, int capacity)
-    : model_(&model),
-      cache_(model.config(), capacity == 0 ? model.config().n_ctx : capacity),
-      workspace_(std::make_unique<Workspace>()) {}
-
-Session::~Session() = default;
-Session::Session(Session&&) noexcept = default;
-Session& Session::operator=(Session&&) noexcept = default;
-
-ConstMatrixRef Session::append(std::span<const int> tokens, Logits which) {
-  const Segment segment{tokens, &cache_, nullptr, 0};
-  return run_forward(*model_, std::span<const Segment>(&segment, 1), *workspace_, which);
-}
-
-ConstMatrixRef Session::append_last(std::span<const int> tokens, int rows) {
-  Segment segment{tokens, &cache_, nullptr, 0};
-  segment.last_rows = rows;
-  return run_forward(*model_, std::span<const Segment>(&segment, 1), *workspace_, Logits::kLast);
-}
-
-void Session::truncate(int n) {
-  if (n < 0 || n > cache_.size())
-    throw Error(ErrorCode::kInvalidArgument, "cannot truncate a session of " +
-                                                 std::to_string(cache_.size()) + " positions to " +
-                                                 std::to_string(n));
-  cache_.set_size(n);
-}
-
-std::vector<RowMatrix> forward_batch(const Model& model,
-                                     std::span<const std::vector<int>> sequences, Logits which) {
-  std::vector<KVCache> caches;
-  caches.reserve(sequences.size());
-  std::vector<Segment> segments;
-  segments.reserve(sequences.size());
-  for (const auto& seq : sequences) {
-    const int n = static_cast<int>(
-        std::min<std::size_t>(seq.size(), static_cast<std::size_t>(model.config().n_ctx)));
-    caches.emplace_back(model.config(), n);
-    segments.push_back(Segment{seq, &caches.back(), nullptr, 0});
-  }
-  std::vector<RowMatrix> out;
-  if (sequences.empty()) return out;
-  Workspace ws;
-  const ConstMatrixRef logits = run_forward(model, segments, ws, which);
-  Eigen::Index row = 0;
-  for (const auto& seq : sequences) {
-    const Eigen::Index rows = which == Logits::kAll ? static_cast<Eigen::Index>(seq.size()) : 1;
-    out.emplace_back(logits.middleRows(row, rows));
-    row += rows;
-  }
-  return out;
 }
 
 }  // namespace gptrec
