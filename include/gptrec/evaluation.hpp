@@ -1,6 +1,8 @@
-// Offline evaluation: the last-basket protocol of docs/EVALUATION.md, the classic baselines it
-// compares against (popularity, repeat-then-popularity, item-kNN, first-order Markov), and the
-// ranking metrics HR, Recall and NDCG at K.
+// Offline evaluation (docs/EVALUATION.md): the last-basket protocol (src/eval_last_basket.cpp) and
+// the SASRec protocol (src/eval_sasrec.cpp), the classic baselines they compare against
+// (src/baselines.cpp: popularity, repeat-then-popularity, item-kNN, first-order Markov), and the
+// ranking metrics HR, Recall and NDCG at K (src/ranking_metrics.cpp). Models are scored by
+// item_log_probs (recommender.hpp), the scoring `gptrec suggest` serves.
 //
 // Thread-safety: ranking_metrics is pure; a BasketStatistics is immutable after construction and
 // its const methods may run on many threads at once (each with its own `out`). The evaluate_*
@@ -34,6 +36,9 @@ struct RankingMetrics {
 };
 RankingMetrics ranking_metrics(std::span<const int> top, const std::vector<bool>& in_target,
                                int target_size, int k);
+// The same for one target ranked at `rank` (0 = first): HR = Recall = 1 and NDCG =
+// 1 / log2(rank + 2) when rank < k, else 0.
+RankingMetrics metrics_at_rank(int rank, int k);
 
 // The items of the training baskets, indexed in id order, with their popularity (training baskets
 // containing them) and the statistics the baselines use.
@@ -70,6 +75,21 @@ class BasketStatistics {
   std::vector<std::vector<std::pair<int, double>>> cosine_;
   std::vector<std::vector<std::pair<int, double>>> transition_;
 };
+
+// A baseline of the last-basket protocol: scores every item of the universe (BasketStatistics::ids
+// order; higher ranks first, ties by popularity then id) for a customer's input baskets. The
+// function holds what it was fitted on and is thread-safe.
+struct BasketBaseline {
+  std::string name;  // the report's method name
+  std::function<void(std::span<const std::vector<std::string>> input, std::vector<double>& out)>
+      score;
+};
+
+// The baselines the last-basket protocol reports, in report order, fitted on the training baskets
+// (`stats` is built from `training`; both must outlive the baselines). A new baseline is one more
+// entry here (src/baselines.cpp).
+std::vector<BasketBaseline> last_basket_baselines(const BasketStatistics& stats,
+                                                  std::span<const CustomerBaskets> training);
 
 struct MethodResult {
   std::string method;

@@ -1,0 +1,164 @@
+// The last-basket protocol (docs/EVALUATION.md): every customer's last basket is held out, the
+// model and the baselines rank the items for it from the earlier baskets.
+#include <atomic>
+#include <cmath>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+
+#include "evaluation_internal.hpp"
+#include "gptrec/error.hpp"
+#include "gptrec/evaluation.hpp"
+#include "gptrec/recommender.hpp"
+
+namespace gptrec {
+
+LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers, int k,
+                                      const Model* model, const ItemVocabulary* vocab,
+                                      const std::string& model_name,
+                                      const std::function<void(std::size_t, std::size_t)>& progress,
+                                      std::span<const RepeatVariant> variants) {
+  if (k < 1) throw Error(ErrorCode::kInvalidArgument, "k must be at least 1");
+  for (const RepeatVariant& v : variants)
+    if (!(v.repeat.weight >= 0 && v.repeat.weight < 1) ||
+        !(v.repeat.decay > 0 && v.repeat.decay <= 1))
+      throw Error(ErrorCode::kInvalidArgument,
+                  v.name + ": the repeat weight must be in [0, 1) and the decay in (0, 1]");
+  if ((model == nullptr) != (vocab == nullptr))
+    throw Error(ErrorCode::kInvalidArgument,
+                "evaluation needs both the model and its item vocabulary");
+  if (model != nullptr && model->config().kind != ModelKind::kItems)
+    throw Error(ErrorCode::kInvalidArgument, "the last-basket protocol evaluates item models");
+
+  // Split: every customer's baskets but the last are training data; customers with >= 2 baskets
+  // are evaluated on their last.
+  std::vector<CustomerBaskets> training;
+  std::vector<std::size_t> evaluated;
+  for (std::size_t c = 0; c < customers.size(); ++c) {
+    if (customers[c].baskets.size() < 2) continue;
+    evaluated.push_back(c);
+    CustomerBaskets t{customers[c].customer_id, customers[c].baskets};
+    t.baskets.pop_back();
+    training.push_back(std::move(t));
+  }
+  const BasketStatistics stats(training);
+  const std::size_t U = static_cast<std::size_t>(stats.size());
+
+  // Universe index -> model token (or -1).
+  std::vector<int> token_of(U, -1);
+  if (vocab != nullptr)
+    for (std::size_t j = 0; j < U; ++j)
+      if (auto t = vocab->find(stats.ids()[j])) token_of[j] = *t;
+
+  // The model rows: its own repeat component, or the variants.
+  std::vector<RepeatVariant> model_rows;
+  if (model != nullptr) {
+    if (variants.empty())
+      model_rows.push_back(RepeatVariant{model_name, model->config().repeat});
+    else
+      model_rows.assign(variants.begin(), variants.end());
+  }
+  std::vector<RepeatMix> repeats;
+  for (const RepeatVariant& v : model_rows) repeats.push_back(v.repeat);
+  const std::vector<BasketBaseline> baselines = last_basket_baselines(stats, training);
+  std::vector<std::string> names;
+  for (const RepeatVariant& v : model_rows) names.push_back(v.name);
+  for (const BasketBaseline& b : baselines) names.push_back(b.name);
+  const std::size_t M = names.size();
+
+  // Per customer, per method: next-basket and discovery metrics (and whether discovery applies).
+  struct PerCustomer {
+    std::vector<RankingMetrics> next, discovery;
+    bool has_discovery = false;
+  };
+  std::vector<PerCustomer> results(evaluated.size());
+  std::atomic<std::size_t> done{0};
+
+#pragma omp parallel
+  {
+    set_op_threads(1);  // parallel across customers, single-threaded ops inside
+    std::optional<Session> session;
+    if (model != nullptr) session.emplace(*model);
+    std::vector<double> scores;
+    std::vector<std::vector<double>> log_probs;  // per model row
+    std::vector<int> top;
+    std::vector<bool> in_next(U), in_new(U), input_mask(U);
+#pragma omp for schedule(dynamic, 4)
+    for (std::size_t e = 0; e < evaluated.size(); ++e) {
+      const CustomerBaskets& c = customers[evaluated[e]];
+      const auto input = std::span(c.baskets).first(c.baskets.size() - 1);
+      const auto& held_out = c.baskets.back();
+
+      std::fill(in_next.begin(), in_next.end(), false);
+      std::fill(in_new.begin(), in_new.end(), false);
+      std::fill(input_mask.begin(), input_mask.end(), false);
+      for (const int j : stats.indices(input)) input_mask[static_cast<std::size_t>(j)] = true;
+      // Targets: held-out distinct items; those never seen in training cannot be hit but count.
+      std::unordered_map<std::string_view, bool> bought_before;
+      for (const auto& b : input)
+        for (const auto& item : b) bought_before[item] = true;
+      int target_next = 0, target_new = 0;
+      for (const auto& item : held_out) {
+        ++target_next;
+        const bool is_new = !bought_before.contains(item);
+        target_new += is_new;
+        const int j = stats.index(item);
+        if (j < 0) continue;
+        in_next[static_cast<std::size_t>(j)] = true;
+        if (is_new) in_new[static_cast<std::size_t>(j)] = true;
+      }
+
+      PerCustomer& r = results[e];
+      r.has_discovery = target_new > 0;
+      auto score_method = [&](const std::vector<double>& s) {
+        stats.top_k(s, nullptr, k, top);
+        r.next.push_back(ranking_metrics(top, in_next, target_next, k));
+        stats.top_k(s, &input_mask, k, top);
+        r.discovery.push_back(ranking_metrics(top, in_new, target_new, k));
+      };
+      if (model != nullptr) {
+        std::vector<Basket> baskets;
+        for (const auto& b : input) baskets.push_back(Basket{{}, std::nullopt, b});
+        const ItemSequence seq = build_item_sequence(
+            *vocab, baskets, model->config().sequence_format, model->config().n_ctx);
+        item_log_probs(*session, *vocab, model->config().sequence_format, seq.tokens, repeats,
+                       log_probs);
+        const int first = vocab->first_item_id();
+        for (const std::vector<double>& lp : log_probs) {
+          scores.assign(U, -INFINITY);  // items the model lacks rank last
+          for (std::size_t j = 0; j < U; ++j)
+            if (token_of[j] >= 0) scores[j] = lp[static_cast<std::size_t>(token_of[j] - first)];
+          score_method(scores);
+        }
+      }
+      for (const BasketBaseline& b : baselines) {
+        b.score(input, scores);
+        score_method(scores);
+      }
+
+      report_progress(progress, ++done, evaluated.size());
+    }
+  }
+  if (progress) progress(evaluated.size(), evaluated.size());
+
+  LastBasketReport report;
+  report.k = k;
+  report.customers = static_cast<int>(customers.size());
+  report.evaluated_next = static_cast<int>(evaluated.size());
+  report.universe = stats.size();
+  for (const auto& r : results) report.evaluated_discovery += r.has_discovery;
+  for (std::size_t m = 0; m < M; ++m) {
+    MethodResult mr;
+    mr.method = names[m];
+    for (const auto& r : results) {
+      add_to(mr.next_basket, r.next[m]);
+      if (r.has_discovery) add_to(mr.discovery, r.discovery[m]);
+    }
+    mr.next_basket = mean_of(mr.next_basket, report.evaluated_next);
+    mr.discovery = mean_of(mr.discovery, report.evaluated_discovery);
+    report.methods.push_back(mr);
+  }
+  return report;
+}
+
+}  // namespace gptrec

@@ -1,0 +1,53 @@
+// What the evaluation protocols share (private): progress reporting, metric sums, and the SASRec
+// protocol's baselines over item indices.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gptrec/evaluation.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace gptrec {
+
+// Calls `progress` from one thread only (the callback need not be thread-safe).
+inline void report_progress(const std::function<void(std::size_t, std::size_t)>& progress,
+                            std::size_t done, std::size_t total) {
+  if (!progress) return;
+#ifdef _OPENMP
+  if (omp_get_thread_num() != 0) return;
+#endif
+  progress(done, total);
+}
+
+inline void add_to(RankingMetrics& sum, const RankingMetrics& x) {
+  sum.hit += x.hit;
+  sum.recall += x.recall;
+  sum.ndcg += x.ndcg;
+}
+
+inline RankingMetrics mean_of(const RankingMetrics& sum, int n) {
+  const double d = std::max(1, n);
+  return {sum.hit / d, sum.recall / d, sum.ndcg / d};
+}
+
+// A baseline of the SASRec protocol: scores every item of the universe (indices 0..U-1) for a
+// user's input items (indices, oldest first, not empty). Thread-safe.
+struct SequenceBaseline {
+  std::string name;
+  std::function<void(std::span<const int> input, std::vector<double>& out)> score;
+};
+
+// The SASRec protocol's baselines, in report order, fitted on the users' training parts (item
+// indices, oldest first) over a universe of `universe` items (docs/EVALUATION.md).
+std::vector<SequenceBaseline> sasrec_baselines(std::span<const std::vector<int>> training,
+                                               std::size_t universe);
+
+}  // namespace gptrec
