@@ -1,10 +1,11 @@
 // The `gptrec` Python module: load a recommender once, then suggest for one customer or score
 // many, on Python dicts (or JSON text). Results are the CLI's own JSON objects (built by
-// tools/gptrec/result_json.cpp), turned into Python dicts, so `suggest` equals
+// src/batch/result_json.cpp), turned into Python dicts, so `suggest` equals
 // `gptrec suggest --format json` and `score` equals the lines of `gptrec score`.
 //
-// The GIL is released around all model work; `score` runs records in parallel with OpenMP (one
-// record per thread, the ops single-threaded inside, like the CLI). Every failure the library
+// The GIL is released around all model work; `score` runs the CLI's batch engine
+// (src/batch/batch_scoring.hpp: chunks of records scored in parallel with OpenMP, the ops
+// single-threaded inside). Every failure the library
 // reports becomes `gptrec.Error` with the message and the code (the CLI's exit status).
 #include <pybind11/eval.h>
 #include <pybind11/pybind11.h>
@@ -12,20 +13,19 @@
 
 #include <cmath>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "batch_scoring.hpp"
 #include "gptrec/error.hpp"
 #include "gptrec/model.hpp"
 #include "gptrec/recommender.hpp"
 #include "gptrec/version.hpp"
 #include "result_json.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace py = pybind11;
 using nlohmann::ordered_json;
@@ -270,7 +270,7 @@ class PyRecommender {
       py::gil_scoped_release release;
       const gptrec::History h = gptrec::parse_history(text, "<history>");
       result =
-          gptrec::cli::suggestions_json(rec_->recommend(h, options), model_dir_, *rec_, explain);
+          gptrec::batch::suggestions_json(rec_->recommend(h, options), model_dir_, *rec_, explain);
     }
     return to_python(result);
   }
@@ -284,81 +284,46 @@ class PyRecommender {
     if (threads < 0)
       throw gptrec::Error(gptrec::ErrorCode::kInvalidArgument,
                           "threads must be 0 (all cores) or more");
-#ifdef _OPENMP
-    const int team = threads > 0 ? threads : omp_get_max_threads();
-#else
-    [[maybe_unused]] const int team = 1;  // read only by the OpenMP pragma below
-#endif
-    gptrec::RecommendOptions options;
-    options.top_n = top;
-    options.exclude_purchased = exclude_purchased;
-
-    struct Record {
-      long long line_number = 0;
-      std::string text;
-      gptrec::cli::ScoredRecord result;
-      bool done = false;  // result set before scoring (the record was not JSON)
+    gptrec::batch::BatchOptions batch_options;
+    batch_options.recommend.top_n = top;
+    batch_options.recommend.exclude_purchased = exclude_purchased;
+    batch_options.source = source;
+    batch_options.threads = threads;
+    batch_options.on_unexpected = gptrec::batch::OnUnexpected::kRethrow;  // raised in Python
+    batch_options.lines = as_lines;
+    // The GIL is held to read records and to build results, released while a chunk is scored.
+    batch_options.run_scoring = [](const std::function<void()>& score) {
+      py::gil_scoped_release release;
+      score();
     };
-    // Records are taken in chunks: the GIL is held to read a chunk and to build its results,
-    // released while it is scored, and memory stays bounded for long iterators.
-    constexpr std::size_t kChunk = 4096;
     py::list out;
-    std::vector<Record> chunk;
     py::iterator numbers;
     if (!line_numbers.is_none()) numbers = py::iter(line_numbers);
     long long next_number = 1;
     py::iterator it = py::iter(records);
-    while (true) {
-      chunk.clear();
-      for (; chunk.size() < kChunk && it != py::iterator::sentinel(); ++it) {
-        Record r;
-        if (numbers) {
-          if (numbers == py::iterator::sentinel())
-            throw py::value_error("line_numbers is shorter than records");
-          r.line_number = py::cast<long long>(*numbers);
-          ++numbers;
-        } else {
-          r.line_number = next_number++;
-        }
-        try {
-          r.text = record_text(*it);
-        } catch (const NotJson& e) {
-          r.result.json = gptrec::cli::error_record(
-              r.line_number, "", not_json_message(source + ":" + std::to_string(r.line_number), e));
-          r.result.failed = r.done = true;
-        }
-        chunk.push_back(std::move(r));
+    const auto next_record = [&](gptrec::batch::Record& r) {
+      if (it == py::iterator::sentinel()) return false;
+      if (numbers) {
+        if (numbers == py::iterator::sentinel())
+          throw py::value_error("line_numbers is shorter than records");
+        r.line_number = py::cast<long long>(*numbers);
+        ++numbers;
+      } else {
+        r.line_number = next_number++;
       }
-      if (chunk.empty()) break;
-      std::exception_ptr failure;
-      {
-        py::gil_scoped_release release;
-#pragma omp parallel num_threads(team) if (team > 1 && chunk.size() > 1)
-        {
-          gptrec::set_op_threads(1);  // parallel across records, single-threaded ops inside
-#pragma omp for schedule(dynamic, 16)
-          for (std::size_t i = 0; i < chunk.size(); ++i) {
-            if (chunk[i].done) continue;
-            // Only gptrec::Error is a bad record; anything else (out of memory) must not escape
-            // the OpenMP region, and is raised after it.
-            try {
-              chunk[i].result = gptrec::cli::score_record(*rec_, options, chunk[i].text,
-                                                          chunk[i].line_number, source);
-            } catch (...) {
-#pragma omp critical(gptrec_score_failure)
-              if (!failure) failure = std::current_exception();
-            }
-          }
-        }
+      try {
+        r.text = record_text(*it);
+      } catch (const NotJson& e) {
+        r.error = not_json_message(source + ":" + std::to_string(r.line_number), e);
       }
-      if (failure) std::rethrow_exception(failure);
-      for (const Record& r : chunk) {
-        if (as_lines)
-          out.append(to_py_str(gptrec::cli::score_line(r.result.json)));
-        else
-          out.append(to_python(r.result.json));
-      }
-    }
+      ++it;
+      return true;
+    };
+    const auto add_results = [&](std::span<const gptrec::batch::Record> chunk) {
+      for (const gptrec::batch::Record& r : chunk)
+        out.append(as_lines ? py::object(to_py_str(r.line)) : to_python(r.result));
+    };
+    gptrec::batch::score_records(*rec_, batch_options, next_record, add_results);
     if (numbers && numbers != py::iterator::sentinel())
       throw py::value_error("line_numbers is longer than records");
     return out;

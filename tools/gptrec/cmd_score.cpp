@@ -1,8 +1,8 @@
 // gptrec score: batch suggestions for many customers, one JSONL line in, one line out, in order.
 //
-// Records are read in chunks and scored in parallel across customers (one OpenMP thread per
-// customer, the model's ops single-threaded inside: no oversubscription). Output lines are written
-// whole, in input order; --resume continues a killed run from the complete lines already written.
+// Records are read in chunks and scored in parallel across customers by the batch engine
+// (src/batch/batch_scoring.hpp, shared with the Python module). Output lines are written whole, in
+// input order; --resume continues a killed run from the complete lines already written.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,17 +15,13 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "batch_scoring.hpp"
 #include "commands.hpp"
 #include "format.hpp"
 #include "gptrec/error.hpp"
 #include "gptrec/recommender.hpp"
 #include "input.hpp"
 #include "lines.hpp"
-#include "result_json.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace gptrec::cli {
 
@@ -94,14 +90,6 @@ std::string shard_key(const std::string& line, long long line_number) {
   }
   return "line:" + std::to_string(line_number);
 }
-
-struct Record {
-  long long line_number = 0;
-  std::string text;
-  std::optional<std::string> read_error;  // the line could not be read as a record (too long)
-  std::string result;                     // the output line, without "\n"
-  bool failed = false;
-};
 
 // The next line; a line the reader refuses (longer than the limit) comes back empty with its
 // error, so that it becomes that record's error and the run goes on. A read error that ends the
@@ -195,74 +183,46 @@ int run_score(const ScoreOptions& o) {
     if (fd < 0)
       throw Error(ErrorCode::kIo, o.output + ": cannot write (" + std::strerror(errno) + ")");
   }
-#ifdef _OPENMP
-  const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
-#else
-  [[maybe_unused]] const int threads = 1;  // read only by the OpenMP pragma below
-#endif
+  batch::BatchOptions batch_options;
+  batch_options.recommend = options;
+  batch_options.source = o.input == "-" ? "<stdin>" : o.input;
+  batch_options.threads = o.threads;
+  batch_options.lines = true;
 
   const auto start = std::chrono::steady_clock::now();
   ProgressBar bar("scoring", !o.quiet);
   long long in_shard = 0, scored = 0, errors = 0;
-  std::vector<Record> chunk;
-  // A chunk is scored in parallel and then written: up to 4096 records or 64 MiB of input, so that
-  // memory stays bounded whatever the lines' lengths (each is at most kMaxLineBytes).
-  constexpr std::size_t kChunk = 4096;
-  constexpr std::size_t kChunkBytes = std::size_t{64} << 20;
   std::string line;
   std::optional<std::string> read_error;
   std::optional<Error> fatal;
-  bool more = true;
-  while (more) {
-    chunk.clear();
-    std::size_t chunk_bytes = 0;
-    while (chunk.size() < kChunk && chunk_bytes < kChunkBytes &&
-           (more = next_line(reader, line, read_error, fatal))) {
+  const auto next_record = [&](batch::Record& r) {
+    while (next_line(reader, line, read_error, fatal)) {
       // Blank lines are not records.
       if (!read_error && line.find_first_not_of(" \t") == std::string::npos) continue;
       if (shard.count > 1 &&
           stable_hash(shard_key(line, reader.line_number())) % shard.count != shard.index)
         continue;
       if (in_shard++ < already) continue;  // written by the run being resumed
-      chunk_bytes += line.size();
-      chunk.push_back(Record{reader.line_number(), line, read_error, {}, false});
+      r.line_number = reader.line_number();
+      r.text = line;
+      r.error = read_error;
+      return true;
     }
-#pragma omp parallel num_threads(threads)
-    {
-      set_op_threads(1);  // parallel across customers, single-threaded ops inside
-#pragma omp for schedule(dynamic, 16)
-      for (std::size_t i = 0; i < chunk.size(); ++i) {
-        // No exception may leave the parallel region: anything unexpected (e.g. out of memory on
-        // one huge record) becomes that record's error and the run goes on.
-        ScoredRecord scored_record;
-        try {
-          scored_record =
-              chunk[i].read_error
-                  ? ScoredRecord{error_record(chunk[i].line_number, "", *chunk[i].read_error), true}
-                  : score_record(rec, options, chunk[i].text, chunk[i].line_number,
-                                 o.input == "-" ? "<stdin>" : o.input);
-        } catch (const std::bad_alloc&) {
-          scored_record = {
-              error_record(chunk[i].line_number, "", "out of memory scoring this record"), true};
-        } catch (const std::exception& e) {
-          scored_record = {
-              error_record(chunk[i].line_number, "", std::string("internal error: ") + e.what()),
-              true};
-        }
-        chunk[i].result = score_line(scored_record.json);
-        chunk[i].failed = scored_record.failed;
-      }
-    }
+    return false;
+  };
+  // Each chunk's lines are written whole, in input order, once the chunk is scored.
+  const auto write_chunk = [&](std::span<const batch::Record> chunk) {
     std::string out;
-    for (const Record& r : chunk) {
-      out += r.result;
+    for (const batch::Record& r : chunk) {
+      out += r.line;
       out += '\n';
       errors += r.failed;
     }
     write_all(fd, out, o.output);
     scored += static_cast<long long>(chunk.size());
     bar.update(static_cast<std::size_t>(scored), static_cast<std::size_t>(scored));
-  }
+  };
+  batch::score_records(rec, batch_options, next_record, write_chunk);
   bar.finish();
   if (fd != 1) {
     // Devices and pipes (e.g. /dev/null) cannot be synced: EINVAL there is not a failure.

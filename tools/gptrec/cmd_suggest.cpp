@@ -110,7 +110,7 @@ int run_suggest(const SuggestOptions& o) {
          (r.unknown_items.size() == 1 ? " is" : "s are") +
          " unknown to the model and skipped: " + join_limited(r.unknown_items, 10));
   if (o.format == "json")
-    std::cout << suggestions_json(r, model_dir, rec, o.explain).dump(2) << "\n";
+    std::cout << batch::suggestions_json(r, model_dir, rec, o.explain).dump(2) << "\n";
   else
     print_table(r, model_dir, rec, o.explain);
   std::cout.flush();

@@ -2,7 +2,7 @@
 
 #include "gptrec/error.hpp"
 
-namespace gptrec::cli {
+namespace gptrec::batch {
 
 namespace {
 
@@ -90,4 +90,4 @@ std::string score_line(const nlohmann::ordered_json& record) {
   return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-}  // namespace gptrec::cli
+}  // namespace gptrec::batch

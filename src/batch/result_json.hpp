@@ -9,7 +9,7 @@
 
 #include "gptrec/recommender.hpp"
 
-namespace gptrec::cli {
+namespace gptrec::batch {
 
 // The `suggest --format json` document. `model_dir` is shown as given; `explain` adds "because".
 nlohmann::ordered_json suggestions_json(const Recommendations& r, const std::string& model_dir,
@@ -34,4 +34,4 @@ nlohmann::ordered_json error_record(long long line_number, const std::string& cu
 // The output line (without "\n"): compact, invalid UTF-8 replaced by U+FFFD.
 std::string score_line(const nlohmann::ordered_json& record);
 
-}  // namespace gptrec::cli
+}  // namespace gptrec::batch

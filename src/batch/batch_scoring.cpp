@@ -1,0 +1,104 @@
+#include "batch_scoring.hpp"
+
+#include <exception>
+#include <new>
+#include <vector>
+
+#include "gptrec/model.hpp"
+#include "result_json.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace gptrec::batch {
+
+namespace {
+
+// The error record that replaces a record whose scoring failed unexpectedly (kErrorRecord).
+nlohmann::ordered_json unexpected_error(long long line_number) {
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    return error_record(line_number, "", "out of memory scoring this record");
+  } catch (const std::exception& e) {
+    return error_record(line_number, "", std::string("internal error: ") + e.what());
+  } catch (...) {
+    return error_record(line_number, "", "internal error");
+  }
+}
+
+// Scores one record (and renders its line with options.lines). An exception other than a bad
+// record becomes an error record here (kErrorRecord) or is handed back (kRethrow): none may leave
+// the parallel region.
+std::exception_ptr score_one(const Recommender& rec, const BatchOptions& options, Record& r) {
+  try {
+    try {
+      ScoredRecord scored =
+          r.error ? ScoredRecord{error_record(r.line_number, "", *r.error), true}
+                  : score_record(rec, options.recommend, r.text, r.line_number, options.source);
+      r.result = std::move(scored.json);
+      r.failed = scored.failed;
+    } catch (...) {
+      if (options.on_unexpected == OnUnexpected::kRethrow) return std::current_exception();
+      r.result = unexpected_error(r.line_number);
+      r.failed = true;
+    }
+    if (options.lines) {
+      r.line = score_line(r.result);
+      r.result = nullptr;
+    }
+  } catch (...) {  // out of memory building the error record or the line
+    return std::current_exception();
+  }
+  return nullptr;
+}
+
+void score_chunk(const Recommender& rec, const BatchOptions& options, std::vector<Record>& chunk) {
+#ifdef _OPENMP
+  const int team = options.threads > 0 ? options.threads : omp_get_max_threads();
+#else
+  [[maybe_unused]] const int team = 1;  // read only by the OpenMP pragma below
+#endif
+  std::exception_ptr failure;
+#pragma omp parallel num_threads(team) if (team > 1 && chunk.size() > 1)
+  {
+    set_op_threads(1);  // parallel across records, single-threaded ops inside
+#pragma omp for schedule(dynamic, 16)
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      if (std::exception_ptr e = score_one(rec, options, chunk[i])) {
+#pragma omp critical(gptrec_batch_failure)
+        if (!failure) failure = e;
+      }
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace
+
+void score_records(const Recommender& rec, const BatchOptions& options,
+                   const std::function<bool(Record&)>& next,
+                   const std::function<void(std::span<const Record>)>& done) {
+  std::vector<Record> chunk;
+  bool more = true;
+  while (more) {
+    chunk.clear();
+    std::size_t bytes = 0;
+    while (chunk.size() < kChunkRecords && bytes < kChunkBytes) {
+      Record r;
+      if (!(more = next(r))) break;
+      bytes += r.text.size();
+      chunk.push_back(std::move(r));
+    }
+    if (chunk.empty()) break;
+    const auto score = [&] { score_chunk(rec, options, chunk); };
+    if (options.run_scoring)
+      options.run_scoring(score);
+    else
+      score();
+    done(chunk);
+  }
+}
+
+}  // namespace gptrec::batch
