@@ -1,47 +1,13 @@
-// Running a Model: the KV cache, Session (one sequence, and batches of continuations of it) and
-// forward_batch, all over the one packed forward pass of forward.cpp.
+// Running a Model: Session (one sequence, and batches of continuations of it) and forward_batch,
+// all over the one packed forward pass of forward.cpp.
 #include <algorithm>
 #include <string>
 
 #include "forward.hpp"
 #include "gptrec/error.hpp"
 #include "gptrec/model.hpp"
-#include "huge_pages.hpp"
 
 namespace gptrec {
-
-KVCache::KVCache(const ModelConfig& config, int capacity)
-    : n_head_(config.n_head), head_dim_(config.head_dim()), capacity_(capacity) {
-  if (capacity < 0 || capacity > config.n_ctx)
-    throw Error(ErrorCode::kInvalidArgument, "KV cache capacity " + std::to_string(capacity) +
-                                                 " is outside [0, " + std::to_string(config.n_ctx) +
-                                                 "]");
-  const auto rows = static_cast<Eigen::Index>(n_head_) * capacity;
-  for (auto* side : {&keys_, &values_}) {
-    side->resize(static_cast<std::size_t>(config.n_layer));
-    for (RowMatrix& m : *side) {
-      m.resize(rows, head_dim_);  // not written here: rows are filled as positions arrive
-      advise_huge_pages(m.data(), static_cast<std::size_t>(m.size()) * sizeof(float));
-    }
-  }
-}
-
-MatrixRef KVCache::keys(int layer, int head) {
-  return keys_[static_cast<std::size_t>(layer)].middleRows(
-      static_cast<Eigen::Index>(head) * capacity_, capacity_);
-}
-MatrixRef KVCache::values(int layer, int head) {
-  return values_[static_cast<std::size_t>(layer)].middleRows(
-      static_cast<Eigen::Index>(head) * capacity_, capacity_);
-}
-ConstMatrixRef KVCache::keys(int layer, int head) const {
-  return keys_[static_cast<std::size_t>(layer)].middleRows(
-      static_cast<Eigen::Index>(head) * capacity_, capacity_);
-}
-ConstMatrixRef KVCache::values(int layer, int head) const {
-  return values_[static_cast<std::size_t>(layer)].middleRows(
-      static_cast<Eigen::Index>(head) * capacity_, capacity_);
-}
 
 Session::Session(const Model& model, int capacity)
     : model_(&model),
