@@ -189,3 +189,109 @@ TEST(CliScore, ResumeAfterKill9) {
   EXPECT_TRUE(r.status == 0 || r.status == 3) << r.err;
   EXPECT_EQ(gptrec::test::read_file(out), complete);
 }
+
+namespace {
+
+// Starts `gptrec args...`, waits until `out` holds some output (the first chunk is written, so the
+// signal handlers are in place) and a little more (the next chunk is being scored), sends `sig`,
+// and returns the exit status (-1 if it did not exit).
+int interrupt_when_writing(const std::vector<std::string>& args, const std::filesystem::path& out,
+                           int sig) {
+  const std::string cli = GPTREC_CLI;
+  std::vector<std::string> argv_text = {cli};
+  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_text) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (::posix_spawn(&pid, cli.c_str(), nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::error_code ec;
+  while (std::chrono::steady_clock::now() < deadline &&
+         (!std::filesystem::exists(out, ec) || std::filesystem::file_size(out, ec) == 0))
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::kill(pid, sig);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+// Ctrl-C (SIGINT) or SIGTERM: every record scored so far is written, whole and in input order,
+// the exit status is 128 + the signal, and --resume completes the output.
+TEST(CliScore, InterruptedRunKeepsEveryFinishedRecord) {
+  gptrec::test::TempDir tmp;
+  gptrec::test::write_file(tmp / "in.jsonl", big_input(60));  // 18,000+ records
+  const std::vector<std::string> args = {
+      "score",   "--model",   tiny_items(), "--input", (tmp / "in.jsonl").string(),
+      "--quiet", "--threads", "2"};
+  auto with_output = [&](const std::filesystem::path& out) {
+    auto a = args;
+    a.insert(a.end(), {"--output", out.string()});
+    return a;
+  };
+  const auto reference = tmp / "reference.jsonl";
+  run_cli(with_output(reference));
+  const std::string complete = gptrec::test::read_file(reference);
+  ASSERT_FALSE(complete.empty());
+
+  for (const int sig : {SIGINT, SIGTERM}) {
+    const auto out = tmp / ("out" + std::to_string(sig) + ".jsonl");
+    const int status = interrupt_when_writing(with_output(out), out, sig);
+    EXPECT_EQ(status, 128 + sig);
+    const std::string partial = gptrec::test::read_file(out);
+    ASSERT_FALSE(partial.empty());
+    EXPECT_LT(partial.size(), complete.size()) << "the run ended before the signal";
+    EXPECT_EQ(partial.back(), '\n');
+    EXPECT_EQ(complete.compare(0, partial.size(), partial), 0) << "not a prefix of the full run";
+    std::printf("signal %d: %zu of %zu bytes written\n", sig, partial.size(), complete.size());
+
+    auto resumed = with_output(out);
+    resumed.push_back("--resume");
+    const auto r = run_cli(resumed);
+    EXPECT_TRUE(r.status == 0 || r.status == 3) << r.err;
+    EXPECT_EQ(gptrec::test::read_file(out), complete);
+  }
+}
+
+TEST(CliScore, ResumeRefusesAnotherRunsOutput) {
+  gptrec::test::TempDir tmp;
+  gptrec::test::write_file(tmp / "in.jsonl", big_input(1));
+  gptrec::test::write_file(tmp / "other.jsonl", big_input(2));
+  const auto out = tmp / "out.jsonl";
+  auto args = [&](const std::string& input, const std::string& top) {
+    return std::vector<std::string>{"score",    "--model",    tiny_items(), "--input", input,
+                                    "--output", out.string(), "--top",      top,       "--quiet"};
+  };
+  const std::string input = (tmp / "in.jsonl").string();
+  run_cli(args(input, "10"));
+  const std::string written = gptrec::test::read_file(out);
+  ASSERT_FALSE(written.empty());
+  ASSERT_TRUE(std::filesystem::exists(tmp / "out.jsonl.resume"));
+
+  auto resume = [&](std::vector<std::string> a) {
+    a.push_back("--resume");
+    return run_cli(a);
+  };
+  auto r = resume(args(input, "2"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("was written by another run"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--top 10 then, 2 now"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rerun without --resume"), std::string::npos) << r.err;
+
+  r = resume(args((tmp / "other.jsonl").string(), "10"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("the input differs"), std::string::npos) << r.err;
+
+  r = resume(args(input, "10"));  // the same run: nothing left to do
+  EXPECT_TRUE(r.status == 0 || r.status == 3) << r.err;
+  EXPECT_EQ(gptrec::test::read_file(out), written);
+
+  std::filesystem::remove(tmp / "out.jsonl.resume");
+  r = resume(args(input, "10"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("cannot check that"), std::string::npos) << r.err;
+  EXPECT_EQ(gptrec::test::read_file(out), written);  // refused before anything was changed
+}

@@ -1,5 +1,6 @@
 #include "batch_scoring.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <new>
 #include <vector>
@@ -54,30 +55,55 @@ std::exception_ptr score_one(const Recommender& rec, const BatchOptions& options
   return nullptr;
 }
 
-void score_chunk(const Recommender& rec, const BatchOptions& options, std::vector<Record>& chunk) {
+bool stop_requested(const BatchOptions& options) {
+  return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
+}
+
+// Scores the chunk in parallel, a block of records at a time; returns how many of its first
+// records are scored (all of them unless options.stop was set).
+std::size_t score_chunk(const Recommender& rec, const BatchOptions& options,
+                        std::vector<Record>& chunk) {
 #ifdef _OPENMP
   const int team = options.threads > 0 ? options.threads : omp_get_max_threads();
 #else
   [[maybe_unused]] const int team = 1;  // read only by the OpenMP pragma below
 #endif
+  const std::size_t blocks = (chunk.size() + kBlockRecords - 1) / kBlockRecords;
+  std::vector<char> block_scored(blocks, 0);
+  std::atomic<std::size_t> scored{0};
   std::exception_ptr failure;
 #pragma omp parallel num_threads(team) if (team > 1 && chunk.size() > 1)
   {
     set_op_threads(1);  // parallel across records, single-threaded ops inside
-#pragma omp for schedule(dynamic, 16)
-    for (std::size_t i = 0; i < chunk.size(); ++i) {
-      if (std::exception_ptr e = score_one(rec, options, chunk[i])) {
+#ifdef _OPENMP
+    const bool reports = omp_get_thread_num() == 0 && options.on_progress;
+#else
+    const bool reports = static_cast<bool>(options.on_progress);
+#endif
+#pragma omp for schedule(dynamic, 1)
+    for (std::size_t b = 0; b < blocks; ++b) {
+      if (stop_requested(options)) continue;
+      const std::size_t end = std::min(chunk.size(), (b + 1) * kBlockRecords);
+      for (std::size_t i = b * kBlockRecords; i < end; ++i) {
+        if (std::exception_ptr e = score_one(rec, options, chunk[i])) {
 #pragma omp critical(gptrec_batch_failure)
-        if (!failure) failure = e;
+          if (!failure) failure = e;
+        }
+        const std::size_t now = ++scored;
+        if (reports) options.on_progress(now, chunk.size());
       }
+      block_scored[b] = 1;
     }
   }
   if (failure) std::rethrow_exception(failure);
+  std::size_t b = 0;
+  while (b < blocks && block_scored[b]) ++b;
+  return std::min(chunk.size(), b * kBlockRecords);
 }
 
 }  // namespace
 
-void score_records(const Recommender& rec, const BatchOptions& options,
+bool score_records(const Recommender& rec, const BatchOptions& options,
                    const std::function<bool(Record&)>& next,
                    const std::function<void(std::span<const Record>)>& done) {
   std::vector<Record> chunk;
@@ -86,19 +112,23 @@ void score_records(const Recommender& rec, const BatchOptions& options,
     chunk.clear();
     std::size_t bytes = 0;
     while (chunk.size() < kChunkRecords && bytes < kChunkBytes) {
+      if (stop_requested(options)) return false;
       Record r;
       if (!(more = next(r))) break;
       bytes += r.text.size();
       chunk.push_back(std::move(r));
     }
     if (chunk.empty()) break;
-    const auto score = [&] { score_chunk(rec, options, chunk); };
+    std::size_t scored = 0;
+    const auto score = [&] { scored = score_chunk(rec, options, chunk); };
     if (options.run_scoring)
       options.run_scoring(score);
     else
       score();
-    done(chunk);
+    done(std::span<const Record>(chunk).first(scored));
+    if (scored < chunk.size()) return false;
   }
+  return true;
 }
 
 }  // namespace gptrec::batch

@@ -6,6 +6,7 @@
 // Internal (not installed): the CLI and the Python module link it (target gptrec_batch).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -49,13 +50,25 @@ struct BatchOptions {
   // Runs the parallel scoring of a chunk, given as a function (the Python module releases the GIL
   // around it). Unset: called directly.
   std::function<void(const std::function<void()>&)> run_scoring;
+  // Set (e.g. by a signal handler) to stop early: no more records are read, and no block of
+  // kBlockRecords records is started once it is seen; the chunk's records scored before the
+  // first unscored one still go to `done`.
+  const std::atomic<bool>* stop = nullptr;
+  // Called on the calling thread after each record it scores (it scores too), with how many of
+  // the chunk's records are scored so far and the chunk's size: progress within long chunks.
+  std::function<void(std::size_t scored, std::size_t chunk_size)> on_progress;
 };
+
+// Records are handed to the threads in blocks of this many (a block is scored whole or not at
+// all when `stop` is set).
+inline constexpr std::size_t kBlockRecords = 16;
 
 // Scores a stream of records. `next` fills the next record and returns true, or returns false at
 // the end of the input; `done` receives each scored chunk, in input order. Both run on the calling
 // thread, never during the scoring; an exception from either ends the run (the records of a chunk
-// not yet handed to `done` are lost).
-void score_records(const Recommender& rec, const BatchOptions& options,
+// not yet handed to `done` are lost). Returns true when the input was scored to its end, false
+// when options.stop ended the run (every record handed to `done` is complete, in order).
+bool score_records(const Recommender& rec, const BatchOptions& options,
                    const std::function<bool(Record&)>& next,
                    const std::function<void(std::span<const Record>)>& done);
 

@@ -4,9 +4,12 @@
 // (src/batch/batch_scoring.hpp, shared with the Python module). Output lines are written whole, in
 // input order; --resume continues a killed run from the complete lines already written.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -19,6 +22,7 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "gptrec/error.hpp"
+#include "gptrec/model_directory.hpp"
 #include "gptrec/recommender.hpp"
 #include "input.hpp"
 #include "lines.hpp"
@@ -155,6 +159,159 @@ void write_all(int fd, const std::string& data, const std::string& path) {
   }
 }
 
+// ---- --resume: the run an output belongs to ------------------------------------------------
+
+// A file's identity: its size and an FNV-1a hash of its first and last MiB (cheap for a file of
+// any size; a different file, or the same one changed, gets another). "" for standard input and
+// anything else that is not a regular file (a pipe cannot be read twice).
+std::string fingerprint(const std::string& path) {
+  if (path == "-") return "";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw Error(ErrorCode::kIo, path + ": cannot open (" + std::strerror(errno) + ")");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return "";
+  }
+  constexpr std::size_t kPart = std::size_t{1} << 20;
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  std::string bytes(static_cast<std::size_t>(std::min<std::uint64_t>(size, 2 * kPart)), '\0');
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    // The first MiB, then the last (or the rest of a file under 2 MiB).
+    const std::uint64_t at = got < kPart ? got : size - (bytes.size() - got);
+    const ssize_t n = ::pread(fd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  bytes.resize(got);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(stable_hash(bytes)));
+  return std::to_string(size) + ":" + hex;
+}
+
+// What --resume checks: the input, the model and catalog (by their files), and the options that
+// change the output. Written beside the output as <output>.resume (README "Batch scoring").
+nlohmann::ordered_json describe_run(const ScoreOptions& o, const std::string& model_dir) {
+  nlohmann::ordered_json j;
+  j["format"] = "gptrec-score-run";
+  j["version"] = 1;
+  j["input"] = {{"path", o.input}, {"fingerprint", fingerprint(o.input)}};
+  j["model"] = {{"path", model_dir},
+                {"fingerprint", fingerprint(ModelDirectory(model_dir).weights_file().string())}};
+  j["catalog"] =
+      o.catalog.empty()
+          ? nlohmann::ordered_json()
+          : nlohmann::ordered_json{{"path", o.catalog}, {"fingerprint", fingerprint(o.catalog)}};
+  j["top"] = o.top;
+  j["exclude_purchased"] = o.exclude_purchased;
+  j["shard"] = o.shard;
+  return j;
+}
+
+std::string run_file(const std::string& output) { return output + ".resume"; }
+
+void write_run_file(const std::string& output, const nlohmann::ordered_json& run) {
+  const std::string path = run_file(output), tmp = path + ".tmp";
+  {
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    const std::string text = run.dump(2) + "\n";
+    if (f == nullptr || std::fwrite(text.data(), 1, text.size(), f) != text.size() ||
+        std::fclose(f) != 0)
+      throw Error(ErrorCode::kIo, tmp + ": cannot write (" + std::strerror(errno) + ")");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error(ErrorCode::kIo, path + ": cannot write (" + ec.message() + ")");
+}
+
+// Refuses to resume a run whose input, model, catalog or options differ from this one's.
+void check_same_run(const std::string& output, const nlohmann::ordered_json& now) {
+  const std::string path = run_file(output);
+  const std::string again = "; rerun without --resume to start over";
+  nlohmann::ordered_json then;
+  try {
+    then = nlohmann::ordered_json::parse(read_input(path, 1 << 20));
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kInvalidArgument, "--resume: cannot check that " + output +
+                                                 " was written by this run (" + e.what() + ")" +
+                                                 again);
+  } catch (const nlohmann::json::exception&) {
+    throw Error(ErrorCode::kInvalidArgument, "--resume: " + path + " is not valid JSON" + again);
+  }
+  const auto shown = [](const nlohmann::ordered_json& v) {
+    return v.is_null() ? std::string("none") : v.is_string() ? v.get<std::string>() : v.dump();
+  };
+  // A file's "fingerprint" or "path", or null when no file was given.
+  const auto file_field = [](const nlohmann::ordered_json& run, const char* file, const char* key) {
+    const auto it = run.find(file);
+    return it != run.end() && it->is_object() ? it->value(key, nlohmann::ordered_json())
+                                              : nlohmann::ordered_json();
+  };
+  const auto option = [](const nlohmann::ordered_json& run, const char* key) {
+    return run.value(key, nlohmann::ordered_json());
+  };
+  std::vector<std::string> differences;
+  for (const char* file : {"input", "model", "catalog"})
+    if (file_field(then, file, "fingerprint") != file_field(now, file, "fingerprint"))
+      differences.push_back(std::string("the ") + file + " differs (" +
+                            shown(file_field(then, file, "path")) + " then, " +
+                            shown(file_field(now, file, "path")) + " now)");
+  for (const char* key : {"top", "exclude_purchased", "shard"})
+    if (option(then, key) != option(now, key))
+      differences.push_back(std::string("--") +
+                            (key == std::string("exclude_purchased") ? "exclude-purchased" : key) +
+                            " " + shown(option(then, key)) + " then, " + shown(option(now, key)) +
+                            " now");
+  if (differences.empty()) return;
+  std::string list;
+  for (const auto& d : differences) list += (list.empty() ? "" : "; ") + d;
+  throw Error(ErrorCode::kInvalidArgument, "--resume: " + output + " was written by another run (" +
+                                               path + "): " + list + again);
+}
+
+// ---- Interruption ----------------------------------------------------------------------------
+
+std::atomic<bool> g_stop{false};
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void on_stop_signal(int sig) {
+  g_stop_signal.store(sig);
+  g_stop.store(true);
+}
+
+// SIGINT and SIGTERM stop the run after the records being scored (a second one kills it at once,
+// SA_RESETHAND); the previous handlers come back when this goes out of scope. The flag is checked
+// before each record is read and each block is scored: a read waiting on a pipe is not cut short.
+class StopOnSignals {
+ public:
+  StopOnSignals() {
+    g_stop.store(false);
+    g_stop_signal.store(0);
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;  // reads and writes go on; the flag is checked
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopOnSignals() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopOnSignals(const StopOnSignals&) = delete;
+  StopOnSignals& operator=(const StopOnSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
 int run_score(const ScoreOptions& o) {
   const Shard shard = parse_shard(o.shard);
   if (o.top < 1)
@@ -175,6 +332,12 @@ int run_score(const ScoreOptions& o) {
   options.exclude_purchased = o.exclude_purchased;
 
   LineReader reader(o.input);
+  const nlohmann::ordered_json run =
+      o.output == "-" ? nlohmann::ordered_json() : describe_run(o, model_dir);
+  std::error_code ec;
+  const bool has_output = o.output != "-" && std::filesystem::exists(o.output, ec) &&
+                          std::filesystem::file_size(o.output, ec) > 0;
+  if (o.resume && has_output) check_same_run(o.output, run);
   const long long already = o.resume ? complete_lines(o.output) : 0;
   int fd = 1;
   if (o.output != "-") {
@@ -183,6 +346,7 @@ int run_score(const ScoreOptions& o) {
     if (fd < 0)
       throw Error(ErrorCode::kIo, o.output + ": cannot write (" + std::strerror(errno) + ")");
   }
+  if (o.output != "-" && !(o.resume && has_output)) write_run_file(o.output, run);
   batch::BatchOptions batch_options;
   batch_options.recommend = options;
   batch_options.source = o.input == "-" ? "<stdin>" : o.input;
@@ -192,6 +356,23 @@ int run_score(const ScoreOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   ProgressBar bar("scoring", !o.quiet);
   long long in_shard = 0, scored = 0, errors = 0;
+  // Progress: the records written, and the fraction of the input read when its size is known,
+  // moved within a chunk as its records are scored.
+  std::uint64_t chunk_start_bytes = 0;
+  const auto show_progress = [&](std::size_t scored_in_chunk, std::size_t chunk_size) {
+    double fraction = -1;
+    if (reader.size() > 0) {
+      const double chunk_bytes = static_cast<double>(reader.bytes_read() - chunk_start_bytes);
+      fraction = (static_cast<double>(chunk_start_bytes) +
+                  chunk_bytes * static_cast<double>(scored_in_chunk) /
+                      static_cast<double>(std::max<std::size_t>(chunk_size, 1))) /
+                 static_cast<double>(reader.size());
+    }
+    bar.update_fraction(static_cast<std::size_t>(scored) + scored_in_chunk, fraction);
+  };
+  batch_options.on_progress = show_progress;
+  const StopOnSignals stop_on_signals;
+  batch_options.stop = &g_stop;
   std::string line;
   std::optional<std::string> read_error;
   std::optional<Error> fatal;
@@ -220,14 +401,25 @@ int run_score(const ScoreOptions& o) {
     }
     write_all(fd, out, o.output);
     scored += static_cast<long long>(chunk.size());
-    bar.update(static_cast<std::size_t>(scored), static_cast<std::size_t>(scored));
+    chunk_start_bytes = reader.bytes_read();
+    show_progress(0, 0);
   };
-  batch::score_records(rec, batch_options, next_record, write_chunk);
+  const bool finished = batch::score_records(rec, batch_options, next_record, write_chunk);
   bar.finish();
   if (fd != 1) {
     // Devices and pipes (e.g. /dev/null) cannot be synced: EINVAL there is not a failure.
     if ((::fsync(fd) != 0 && errno != EINVAL && errno != EROFS) || ::close(fd) != 0)
       throw Error(ErrorCode::kIo, o.output + ": cannot flush (" + std::strerror(errno) + ")");
+  }
+  if (!finished) {
+    const int sig = g_stop_signal.load();
+    std::fprintf(
+        stderr,
+        "gptrec: interrupted by %s: %lld records written in order%s; --resume "
+        "continues\n",
+        sig == SIGTERM ? "SIGTERM" : "SIGINT", scored,
+        already > 0 ? (" after the " + std::to_string(already) + " done before").c_str() : "");
+    return 128 + (sig == SIGTERM ? SIGTERM : SIGINT);
   }
   if (fatal) throw *fatal;  // the input ended in a read error; what came before it is written
   const double seconds =

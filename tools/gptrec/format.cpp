@@ -77,20 +77,33 @@ ProgressBar::ProgressBar(std::string label, bool enabled)
 ProgressBar::~ProgressBar() { finish(); }
 
 void ProgressBar::update(std::size_t done, std::size_t total) {
+  const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+  draw(done, fraction, std::to_string(done) + "/" + std::to_string(total), done >= total);
+}
+
+void ProgressBar::update_fraction(std::size_t done, double fraction) {
+  draw(done, std::min(fraction, 1.0), with_thousands(static_cast<std::int64_t>(done)), false);
+}
+
+void ProgressBar::draw(std::size_t done, double fraction, const std::string& count, bool final) {
   if (!enabled_) return;
   const double now = seconds_now();
-  if (drawn_ && now - last_draw_ < 0.1 && done < total) return;
+  if (drawn_ && now - last_draw_ < 0.1 && !final) return;
   last_draw_ = now;
   drawn_ = true;
-  const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
-  const int width = 30;
-  const int filled = static_cast<int>(fraction * width);
   const double elapsed = now - start_;
   const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
-  const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0.0;
-  std::fprintf(stderr, "\r%s [%s%s] %zu/%zu %3.0f%% %.0f/s ETA %d:%02d ", label_.c_str(),
+  if (fraction < 0) {
+    std::fprintf(stderr, "\r%s %s %.0f/s ", label_.c_str(), count.c_str(), rate);
+    std::fflush(stderr);
+    return;
+  }
+  const int width = 30;
+  const int filled = static_cast<int>(fraction * width);
+  const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0.0;
+  std::fprintf(stderr, "\r%s [%s%s] %s %3.0f%% %.0f/s ETA %d:%02d ", label_.c_str(),
                std::string(static_cast<std::size_t>(filled), '#').c_str(),
-               std::string(static_cast<std::size_t>(width - filled), '.').c_str(), done, total,
+               std::string(static_cast<std::size_t>(width - filled), '.').c_str(), count.c_str(),
                100 * fraction, rate, static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
   std::fflush(stderr);
 }

@@ -29,9 +29,14 @@ class ProgressBar {
   ProgressBar(std::string label, bool enabled);
   ~ProgressBar();
   void update(std::size_t done, std::size_t total);
+  // `done` items of an input of unknown count of which the fraction `fraction` (0..1) is read,
+  // e.g. by bytes; a negative fraction is unknown: then the count and rate only.
+  void update_fraction(std::size_t done, double fraction);
   void finish();
 
  private:
+  void draw(std::size_t done, double fraction, const std::string& count, bool final);
+
   std::string label_;
   bool enabled_;
   bool drawn_ = false;

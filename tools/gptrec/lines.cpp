@@ -1,5 +1,6 @@
 #include "lines.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -26,6 +27,15 @@ LineReader::LineReader(const std::string& path, std::size_t max_line_bytes)
     throw Error(ErrorCode::kIo,
                 (path == "-" ? "<stdin>" : path) + ": cannot open (" + std::strerror(errno) + ")");
   gzbuffer(impl_->file, 1 << 17);
+  struct stat st {};
+  const int fd = path == "-" ? 0 : -1;
+  if ((fd == 0 ? ::fstat(0, &st) : ::stat(path.c_str(), &st)) == 0 && S_ISREG(st.st_mode))
+    size_ = static_cast<std::uint64_t>(st.st_size);
+}
+
+std::uint64_t LineReader::bytes_read() const {
+  const auto offset = gzoffset(impl_->file);
+  return offset > 0 ? static_cast<std::uint64_t>(offset) : 0;
 }
 
 LineReader::~LineReader() {

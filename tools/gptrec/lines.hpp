@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,10 @@ class LineReader {
   bool next(std::string& line);
   // 1-based number of the line last returned.
   long long line_number() const { return line_number_; }
+  // Bytes of the file read so far (compressed bytes for a gzip file, read ahead included), and the
+  // file's size when known (a regular file, standard input included), else 0: the fraction read.
+  std::uint64_t bytes_read() const;
+  std::uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
  private:
@@ -34,6 +39,7 @@ class LineReader {
   std::string path_;
   std::size_t max_line_bytes_;
   long long line_number_ = 0;
+  std::uint64_t size_ = 0;
 };
 
 }  // namespace gptrec::cli
