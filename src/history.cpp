@@ -1,9 +1,12 @@
 #include "gptrec/history.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <string_view>
 #include <unordered_set>
 
 #include "gptrec/error.hpp"
@@ -228,6 +231,8 @@ class HistoryReader {
   bool start_array(std::size_t) { return open(true); }
   bool key(json::string_t& k) {
     structure_.key(k);
+    if (!roles_.empty() && roles_.back() == Role::kEvent && !is_event_field(k))
+      note_unknown_field(k);
     return true;
   }
   bool end_object() { return close(); }
@@ -362,6 +367,24 @@ class HistoryReader {
   void finish_event();
   void keep_most_recent(std::size_t n);
 
+  // An event field that is not one of the known ones but looks like one (a misspelling): noted
+  // for a warning, with the first event that has it and how many do.
+  struct Lookalike {
+    std::string key, known, first_path;
+    std::size_t events = 0;
+  };
+  void note_unknown_field(const std::string& key) {
+    for (Lookalike& l : lookalikes_)
+      if (l.key == key) {
+        ++l.events;
+        return;
+      }
+    if (const char* known = lookalike_of(key))
+      lookalikes_.push_back({key, known, event_path() + "." + key, 1});
+  }
+  // The known event field `key` is most likely a misspelling of, or nullptr.
+  static const char* lookalike_of(const std::string& key);
+
   std::string_view source_;
   JsonStructure structure_;
   std::size_t max_events_;
@@ -375,7 +398,42 @@ class HistoryReader {
   std::optional<bool> timed_;
   std::optional<std::string> document_error_, event_error_;
   std::vector<Event> events_;
+  std::vector<Lookalike> lookalikes_;
+  std::size_t non_positive_quantities_ = 0;
+  std::string first_non_positive_;  // "events[3].quantity: 0"
 };
+
+namespace {
+
+// Edits (insertions, deletions, substitutions, swaps of neighbours) between two short strings.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i)
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min(
+          {d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+const char* HistoryReader::lookalike_of(const std::string& key) {
+  if (key.size() > 32) return nullptr;
+  std::string lower = key;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // Case aside, one edit from a name of up to 5 letters, two from a longer one.
+  for (const char* known : {"item", "type", "timestamp", "date", "quantity", "order", "rating"}) {
+    const std::string_view k(known);
+    const std::size_t allowed = k.size() <= 5 ? 1 : 2;
+    if (lower == k || edit_distance(lower, k) <= allowed) return known;
+  }
+  return nullptr;
+}
 
 void HistoryReader::finish_event() {
   Event event;
@@ -428,6 +486,11 @@ void HistoryReader::finish_event() {
     if (!quantity_.is_number() || !std::isfinite(quantity_.number))
       return event_error(".quantity", "expected a number, got " + quantity_.type_name());
     event.quantity = quantity_.number;
+    if (event.quantity <= 0 && non_positive_quantities_++ == 0) {
+      std::ostringstream q;
+      q << event.quantity;
+      first_non_positive_ = event_path() + ".quantity: " + q.str();
+    }
   }
   if (order_.present()) {
     auto text = order_.id_text();
@@ -470,6 +533,16 @@ History HistoryReader::finish() {
   if (event_error_) throw Error(ErrorCode::kBadInput, *event_error_);
   keep_most_recent(max_events_);
   h.events = std::move(events_);
+  for (const Lookalike& l : lookalikes_)
+    h.warnings.push_back(std::string(source_) + ": " + l.first_path +
+                         ": unknown field, ignored: did you mean \"" + l.known + "\"? (" +
+                         std::to_string(l.events) + (l.events == 1 ? " event)" : " events)"));
+  if (non_positive_quantities_ > 0)
+    h.warnings.push_back(std::string(source_) + ": " + first_non_positive_ +
+                         " is not a positive quantity (" +
+                         std::to_string(non_positive_quantities_) +
+                         (non_positive_quantities_ == 1 ? " event" : " events") +
+                         "); the event still counts: write a return as \"type\": \"return\"");
   return h;
 }
 

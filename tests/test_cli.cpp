@@ -165,3 +165,25 @@ TEST(Cli, QuantizeWritesAnInt8ModelThatLoads) {
   EXPECT_EQ(run_cli({"quantize", out, (tmp.path() / "again").string()}).status, 4);
   EXPECT_EQ(run_cli({"quantize", out, (tmp.path() / "x").string(), "--type", "int4"}).status, 2);
 }
+
+TEST(Cli, UnknownOptionsAreNamedWithTheCommandsHelp) {
+  // A missing required option must not hide the misspelt one.
+  auto r = run_cli({"suggest", "--histroy", "x.json"});
+  expect_one_line_error(r, 2, "unknown option '--histroy' for 'gptrec suggest'");
+  EXPECT_NE(r.err.find("(run 'gptrec suggest --help')"), std::string::npos) << r.err;
+  r = run_cli({"score", "--input", "-", "--output", "-", "--bogus=3"});
+  expect_one_line_error(r, 2, "unknown option '--bogus' for 'gptrec score'");
+  r = run_cli({"info"});
+  expect_one_line_error(r, 2, "--model is required (run 'gptrec info --help')");
+}
+
+TEST(Cli, ModelDirectoryAsOptionOrFirstArgument) {
+  const std::string model = gptrec::test::model_dir("tiny-learned").string();
+  const auto positional = run_cli({"info", model, "--format", "json"});
+  const auto option = run_cli({"info", "--model", model, "--format", "json"});
+  EXPECT_EQ(positional.status, 0) << positional.err;
+  EXPECT_EQ(option.status, 0) << option.err;
+  EXPECT_EQ(positional.out, option.out);
+  const auto logprobs = run_cli({"logprobs", "--model", model, "--ids", "1,2,3"});
+  EXPECT_EQ(logprobs.status, 0) << logprobs.err;
+}

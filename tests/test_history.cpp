@@ -157,3 +157,31 @@ TEST(Catalog, ErrorsNameTheJsonPath) {
   EXPECT_EQ(error_of_catalog(R"({"items": 3})"),
             "cat.json: items: expected an array of items, got a number");
 }
+
+TEST(History, WarnsAboutLookalikeFieldsAndNonPositiveQuantities) {
+  const History h = parse_history(R"({"customer_id": "c", "events": [
+      {"item": "a", "timestmap": "2011-01-01", "quantity": 0, "price": 2.5},
+      {"item": "b", "timestmap": "2011-01-02", "quantity": -5, "Order": "o1"},
+      {"item": "c", "quantity": 2, "data": 1, "category": "x", "qty": 3}]})",
+                                  "h.json");
+  ASSERT_EQ(h.events.size(), 3u);
+  EXPECT_EQ(h.events[1].quantity, -5);
+  ASSERT_EQ(h.warnings.size(), 4u);
+  EXPECT_EQ(h.warnings[0],
+            "h.json: events[0].timestmap: unknown field, ignored: did you mean \"timestamp\"? (2 "
+            "events)");
+  EXPECT_EQ(h.warnings[1],
+            "h.json: events[1].Order: unknown field, ignored: did you mean \"order\"? (1 event)");
+  EXPECT_EQ(h.warnings[2],
+            "h.json: events[2].data: unknown field, ignored: did you mean \"date\"? (1 event)");
+  EXPECT_NE(h.warnings[3].find("h.json: events[0].quantity: 0 is not a positive quantity (2 "
+                               "events)"),
+            std::string::npos)
+      << h.warnings[3];
+  // Known fields, and unknown ones far from every known name, give no warning.
+  const History clean = parse_history(
+      R"([{"item": "a", "type": "purchase", "timestamp": "2011-01-01", "quantity": 1,
+           "order": "o", "rating": 5, "price": 3, "country": "UK", "category": "x"}])",
+      "clean.json");
+  EXPECT_TRUE(clean.warnings.empty());
+}

@@ -6,6 +6,8 @@ The expected logits are computed by tools/gptrec_tools/reference.py — PyTorch'
 
     /usr/bin/python3 tools/make_fixtures.py                 # regenerates tests/data/models
     /usr/bin/python3 tools/make_fixtures.py --gpt2-shaped /tmp/gpt2-random
+    /usr/bin/python3 tools/make_fixtures.py --text-demo /tmp/text-demo
+        # a 13 MB model with GPT-2's tokenizer files and random weights, to try the text commands
         # a random 12-layer, 768-wide, 12-head model with GPT-2's vocabulary and context (~500 MB,
         # not committed), for tools/compare_with_pytorch.py
 
@@ -28,6 +30,7 @@ Fixture models (weights drawn with a fixed seed):
                     (a float64 copy, eval mode)
 """
 import argparse
+import shutil
 import json
 import os
 import sys
@@ -183,15 +186,35 @@ def gpt2_shaped(out_dir):
     print(f"wrote {out_dir}")
 
 
+def text_demo(out_dir):
+    """A small model with GPT-2's vocabulary and tokenizer files and random weights: it runs every
+    text command (its text is noise), for trying them without downloading a model."""
+    cfg = {"model_type": "gpt2", "vocab_size": 50257, "n_positions": 256, "n_embd": 64,
+           "n_layer": 2, "n_head": 2, "layer_norm_epsilon": 1e-5,
+           "activation_function": "gelu_new", "position_encoding": "learned"}
+    sd = random_gpt2(cfg, seed=13, std=0.02, untied_head=True)
+    write_model_dir(out_dir, cfg, sd)
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copyfile(os.path.join(ROOT, "tests", "data", "gpt2", name), os.path.join(out_dir, name))
+    with open(os.path.join(out_dir, "README.md"), "w") as f:
+        f.write("# text-demo\n\nRandom weights (tools/make_fixtures.py --text-demo) with GPT-2's "
+                "tokenizer files: every text command runs on it, and what it writes is noise.\n")
+    print(f"wrote {out_dir} (random weights: its text is noise)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "data", "models"))
     ap.add_argument("--gpt2-shaped", metavar="DIR", help="write only the GPT-2-shaped random model")
     ap.add_argument("--tiny-items", action="store_true", help="write only tiny-items (trains a small item model)")
+    ap.add_argument("--text-demo", metavar="DIR",
+                    help="write only a small random model with GPT-2's tokenizer (to try the text commands)")
     args = ap.parse_args()
     torch.manual_seed(0)
     if args.gpt2_shaped:
         gpt2_shaped(args.gpt2_shaped)
+    elif args.text_demo:
+        text_demo(args.text_demo)
     elif args.tiny_items:
         tiny_items_fixture(args.out)
     else:

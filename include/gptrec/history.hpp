@@ -35,6 +35,10 @@ struct Event {
 struct History {
   std::string customer_id;
   std::vector<Event> events;
+  // What looks wrong but does not stop the parse, one line each naming the source and the first
+  // event at fault (README "History format"): an unknown event field one or two edits from a
+  // known one ("timestmap"), and quantities of 0 or less.
+  std::vector<std::string> warnings;
 };
 
 // Parses a history document: {"customer_id": "...", "events": [...]} or a bare array of events.

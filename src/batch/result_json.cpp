@@ -72,6 +72,7 @@ ScoredRecord score_record(const Recommender& rec, const RecommendOptions& option
     out["fallback"] = recs.fallback_reason ? nlohmann::ordered_json(*recs.fallback_reason)
                                            : nlohmann::ordered_json();
     if (!recs.unknown_items.empty()) out["unknown_items"] = recs.unknown_items;
+    if (!h.warnings.empty()) out["warnings"] = h.warnings;
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const Suggestion& s : recs.suggestions)
       list.push_back({{"item", s.item->id},

@@ -60,17 +60,25 @@ std::vector<RepeatVariant> repeat_variants(const EvalOptions& o, const ModelConf
   return out;
 }
 
+// One warning line for the histories that had warnings (History::warnings).
+void warn_histories(long long warned, const std::string& first_warning) {
+  if (warned > 0)
+    warn(std::to_string(warned) + " histor" + (warned == 1 ? "y has" : "ies have") +
+         " warnings; the first: " + first_warning);
+}
+
 std::vector<CustomerBaskets> read_customers(const EvalOptions& o) {
   std::vector<CustomerBaskets> customers;
   LineReader reader(o.data);
   std::string line;
-  long long bad = 0;
-  std::string first_error;
+  long long bad = 0, warned = 0;
+  std::string first_error, first_warning;
   ProgressBar bar("reading", !o.quiet);
   while (reader.next(line)) {
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     try {
       const History h = parse_history(line, o.data + ":" + std::to_string(reader.line_number()));
+      if (!h.warnings.empty() && warned++ == 0) first_warning = h.warnings.front();
       CustomerBaskets c{h.customer_id, {}};
       for (auto& b : purchase_baskets(h)) c.baskets.push_back(std::move(b.items));
       customers.push_back(std::move(c));
@@ -84,6 +92,7 @@ std::vector<CustomerBaskets> read_customers(const EvalOptions& o) {
   if (bad > 0)
     warn(std::to_string(bad) + " bad line" + (bad == 1 ? "" : "s") +
          " skipped; the first: " + first_error);
+  warn_histories(warned, first_warning);
   if (customers.empty()) throw Error(ErrorCode::kBadInput, o.data + ": no customer histories");
   return customers;
 }

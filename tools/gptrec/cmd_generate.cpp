@@ -70,7 +70,9 @@ int run_generate(const GenerateOptions& o) {
 Runner add_generate(CLI::App& app) {
   auto o = std::make_shared<GenerateOptions>();
   CLI::App* sub = app.add_subcommand("generate", "Generate text after a prompt, streaming tokens");
-  sub->add_option("MODEL_DIR", o->model_dir, "Model directory with a tokenizer")->required();
+  sub->add_option("--model,MODEL_DIR", o->model_dir,
+                  "Model directory with a tokenizer (--model or the first argument)")
+      ->required();
   sub->add_option("--prompt", o->prompt, "Prompt text")->required();
   sub->add_option("--max-tokens", o->max_tokens, "Most tokens to generate")
       ->check(CLI::NonNegativeNumber)

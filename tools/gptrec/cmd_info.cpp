@@ -70,7 +70,9 @@ int run_info(const InfoOptions& o) {
 Runner add_info(CLI::App& app) {
   auto o = std::make_shared<InfoOptions>();
   CLI::App* sub = app.add_subcommand("info", "Describe a model directory");
-  sub->add_option("MODEL_DIR", o->model_dir, "Model directory (config.json + model.safetensors)")
+  sub->add_option(
+         "--model,MODEL_DIR", o->model_dir,
+         "Model directory, config.json + model.safetensors (--model or the first argument)")
       ->required();
   sub->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"table", "json"}))

@@ -133,7 +133,9 @@ Runner add_logprobs(CLI::App& app) {
   auto o = std::make_shared<LogprobsOptions>();
   CLI::App* sub = app.add_subcommand(
       "logprobs", "Log-probabilities of each next token and the top next tokens, per position");
-  sub->add_option("MODEL_DIR", o->model_dir, "Model directory")->required();
+  sub->add_option("--model,MODEL_DIR", o->model_dir,
+                  "Model directory (--model or the first argument)")
+      ->required();
   auto* ids =
       sub->add_option("--ids", o->ids, "Token ids, comma- or space-separated")->delimiter(',');
   auto* text = sub->add_option("--text", o->text, "Text, tokenized with the model's tokenizer");

@@ -58,7 +58,9 @@ int run_perplexity(const PerplexityOptions& o) {
 Runner add_perplexity(CLI::App& app) {
   auto o = std::make_shared<PerplexityOptions>();
   CLI::App* sub = app.add_subcommand("perplexity", "Perplexity of a text file");
-  sub->add_option("MODEL_DIR", o->model_dir, "Model directory with a tokenizer")->required();
+  sub->add_option("--model,MODEL_DIR", o->model_dir,
+                  "Model directory with a tokenizer (--model or the first argument)")
+      ->required();
   sub->add_option("--file", o->file, "Text file, or - for standard input")->required();
   sub->add_option("--context", o->context, "Window length in tokens (default: the model's)")
       ->check(CLI::NonNegativeNumber);

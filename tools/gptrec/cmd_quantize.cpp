@@ -29,7 +29,9 @@ Runner add_quantize(CLI::App& app) {
   auto o = std::make_shared<QuantizeOptions>();
   CLI::App* sub = app.add_subcommand(
       "quantize", "Write a copy of a model with int8 weights (per-output-channel scales)");
-  sub->add_option("IN_DIR", o->in_dir, "Model directory to quantize")->required();
+  sub->add_option("--model,IN_DIR", o->in_dir,
+                  "Model directory to quantize (--model or the first argument)")
+      ->required();
   sub->add_option("OUT_DIR", o->out_dir, "Output model directory (created)")->required();
   sub->add_option("--type", o->type, "Weight type")
       ->check(CLI::IsMember({"int8"}))

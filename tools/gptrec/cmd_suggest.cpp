@@ -92,6 +92,7 @@ int run_suggest(const SuggestOptions& o) {
   // Inputs are read and checked before the model is loaded: bad input fails fast.
   const std::string history_text = read_input(o.history);
   const History history = parse_history(history_text, o.history == "-" ? "<stdin>" : o.history);
+  for (const std::string& w : history.warnings) warn(w);
   std::optional<Catalog> catalog;
   if (!o.catalog.empty())
     catalog = Catalog::parse(read_input(o.catalog, kMaxCatalogBytes), o.catalog);

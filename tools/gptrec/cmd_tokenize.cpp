@@ -91,7 +91,8 @@ Runner add_tokenize(CLI::App& app) {
   auto o = std::make_shared<TokenizeOptions>();
   CLI::App* sub =
       app.add_subcommand("tokenize", "Text to token ids (needs only the tokenizer files)");
-  sub->add_option("MODEL_DIR", o->model_dir, "Model directory (or a folder of tokenizer files)")
+  sub->add_option("--model,MODEL_DIR", o->model_dir,
+                  "Model directory or a folder of tokenizer files (--model or the first argument)")
       ->required();
   sub->add_option("INPUT", o->stdin_dash, "- to read the text from standard input");
   auto* text = sub->add_option("--text", o->text, "The text");
@@ -112,7 +113,8 @@ Runner add_tokenize(CLI::App& app) {
 Runner add_detokenize(CLI::App& app) {
   auto o = std::make_shared<DetokenizeOptions>();
   CLI::App* sub = app.add_subcommand("detokenize", "Token ids to text, written byte for byte");
-  sub->add_option("MODEL_DIR", o->model_dir, "Model directory (or a folder of tokenizer files)")
+  sub->add_option("--model,MODEL_DIR", o->model_dir,
+                  "Model directory or a folder of tokenizer files (--model or the first argument)")
       ->required();
   sub->add_option("--ids", o->ids, "Token ids, comma- or space-separated")
       ->delimiter(',')

@@ -2,6 +2,7 @@
 //
 // Exit status: 0 success; 1 internal error; 2 bad command line; 3 bad input data;
 // 4 bad model directory; 5 file I/O error.
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -21,6 +22,23 @@ void print_error(const std::string& message) {
   for (char& ch : line)
     if (ch == '\n' || ch == '\r') ch = ' ';
   std::cerr << "gptrec: error: " << line << "\n";
+}
+
+// A command-line error as one line: the first unknown option when there is one (CLI11 reports a
+// missing required option first, which would hide a misspelt one), and the help to run.
+int report_parse_error(CLI::App& app, const CLI::ParseError& e) {
+  const CLI::App* command = nullptr;
+  for (const CLI::App* sub : app.get_subcommands()) command = sub;
+  const std::string name = command != nullptr ? "gptrec " + command->get_name() : "gptrec";
+  const std::string help = " (run '" + name + " --help')";
+  for (const std::string& arg : command != nullptr ? command->remaining() : app.remaining())
+    if (arg.size() > 1 && arg[0] == '-' && !std::isdigit(static_cast<unsigned char>(arg[1]))) {
+      print_error("unknown option '" + arg.substr(0, arg.find('=')) + "' for '" + name + "'" +
+                  help);
+      return 2;
+    }
+  print_error(e.what() + help);
+  return 2;
 }
 
 }  // namespace
@@ -79,8 +97,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    print_error(std::string(e.what()) + " (run 'gptrec --help')");
-    return 2;
+    return report_parse_error(app, e);
   }
 
   if (op_threads < 0) {
