@@ -24,11 +24,7 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
         !(v.repeat.decay > 0 && v.repeat.decay <= 1))
       throw Error(ErrorCode::kInvalidArgument,
                   v.name + ": the repeat weight must be in [0, 1) and the decay in (0, 1]");
-  if ((model == nullptr) != (vocab == nullptr))
-    throw Error(ErrorCode::kInvalidArgument,
-                "evaluation needs both the model and its item vocabulary");
-  if (model != nullptr && model->config().kind != ModelKind::kItems)
-    throw Error(ErrorCode::kInvalidArgument, "the last-basket protocol evaluates item models");
+  check_protocol_arguments(k, model, vocab, "the last-basket protocol");
 
   // Split: every customer's baskets but the last are training data; customers with >= 2 baskets
   // are evaluated on their last.

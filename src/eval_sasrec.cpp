@@ -48,12 +48,7 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
                              std::uint64_t seed,
                              const std::unordered_map<std::string, SampledCandidates>* fixed,
                              const std::function<void(std::size_t, std::size_t)>& progress) {
-  if (k < 1) throw Error(ErrorCode::kInvalidArgument, "k must be at least 1");
-  if ((model == nullptr) != (vocab == nullptr))
-    throw Error(ErrorCode::kInvalidArgument,
-                "evaluation needs both the model and its item vocabulary");
-  if (model != nullptr && model->config().kind != ModelKind::kItems)
-    throw Error(ErrorCode::kInvalidArgument, "the SASRec protocol evaluates item models");
+  check_protocol_arguments(k, model, vocab, "the SASRec protocol");
   if (model != nullptr && model->config().repeat.weight > 0)
     throw Error(ErrorCode::kInvalidArgument,
                 "the SASRec protocol ranks by the GPT's logits; a model with a repeat component is "

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "gptrec/error.hpp"
 #include "gptrec/evaluation.hpp"
 
 #ifdef _OPENMP
@@ -36,6 +37,18 @@ inline void add_to(RankingMetrics& sum, const RankingMetrics& x) {
 inline RankingMetrics mean_of(const RankingMetrics& sum, int n) {
   const double d = std::max(1, n);
   return {sum.hit / d, sum.recall / d, sum.ndcg / d};
+}
+
+// The checks both protocols make: k >= 1, the model and its vocabulary given together, an item
+// model. Throws Error(kInvalidArgument) naming `protocol` ("the last-basket protocol").
+inline void check_protocol_arguments(int k, const Model* model, const ItemVocabulary* vocab,
+                                     const std::string& protocol) {
+  if (k < 1) throw Error(ErrorCode::kInvalidArgument, "k must be at least 1");
+  if ((model == nullptr) != (vocab == nullptr))
+    throw Error(ErrorCode::kInvalidArgument,
+                "evaluation needs both the model and its item vocabulary");
+  if (model != nullptr && model->config().kind != ModelKind::kItems)
+    throw Error(ErrorCode::kInvalidArgument, protocol + " evaluates item models");
 }
 
 // A baseline of the SASRec protocol: scores every item of the universe (indices 0..U-1) for a
