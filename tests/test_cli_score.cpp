@@ -295,3 +295,12 @@ TEST(CliScore, ResumeRefusesAnotherRunsOutput) {
   EXPECT_NE(r.err.find("cannot check that"), std::string::npos) << r.err;
   EXPECT_EQ(gptrec::test::read_file(out), written);  // refused before anything was changed
 }
+
+// The run file is written beside output files only: never beside a device such as /dev/null.
+TEST(CliScore, NoRunFileBesideADevice) {
+  const auto r = run_cli({"score", "--model", tiny_items(), "--input", sample().string(),
+                          "--output", "/dev/null", "--quiet"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  std::error_code ec;
+  EXPECT_FALSE(std::filesystem::exists("/dev/null.resume", ec));
+}

@@ -332,11 +332,15 @@ int run_score(const ScoreOptions& o) {
   options.exclude_purchased = o.exclude_purchased;
 
   LineReader reader(o.input);
-  const nlohmann::ordered_json run =
-      o.output == "-" ? nlohmann::ordered_json() : describe_run(o, model_dir);
+  // The run is described beside an output file only (not beside /dev/null, a pipe or stdout).
   std::error_code ec;
-  const bool has_output = o.output != "-" && std::filesystem::exists(o.output, ec) &&
-                          std::filesystem::file_size(o.output, ec) > 0;
+  const bool output_exists = o.output != "-" && std::filesystem::exists(o.output, ec);
+  const bool output_is_file =
+      o.output != "-" && (!output_exists || std::filesystem::is_regular_file(o.output, ec));
+  const nlohmann::ordered_json run =
+      output_is_file ? describe_run(o, model_dir) : nlohmann::ordered_json();
+  const bool has_output =
+      output_is_file && output_exists && std::filesystem::file_size(o.output, ec) > 0 && !ec;
   if (o.resume && has_output) check_same_run(o.output, run);
   const long long already = o.resume ? complete_lines(o.output) : 0;
   int fd = 1;
@@ -346,7 +350,7 @@ int run_score(const ScoreOptions& o) {
     if (fd < 0)
       throw Error(ErrorCode::kIo, o.output + ": cannot write (" + std::strerror(errno) + ")");
   }
-  if (o.output != "-" && !(o.resume && has_output)) write_run_file(o.output, run);
+  if (output_is_file && !(o.resume && has_output)) write_run_file(o.output, run);
   batch::BatchOptions batch_options;
   batch_options.recommend = options;
   batch_options.source = o.input == "-" ? "<stdin>" : o.input;
