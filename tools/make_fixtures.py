@@ -156,7 +156,8 @@ def tiny_items_fixture(out_dir):
                         "--n-embd", "32", "--n-layer", "2", "--n-head", "2", "--n-positions", "64",
                         "--epochs", "20", "--max-steps", "40", "--batch-tokens", "1024", "--no-valid",
                         "--lr", "3e-3", "--warmup-steps", "5",
-                        "--dtype", "F32", "--threads", "1", "--seed", "3"])
+                        "--dtype", "F32", "--threads", "1", "--seed", "3",
+                        "--non-products", "online-retail"])
     os.remove(os.path.join(path, "README.md"))  # the docstring above says how it was made
     with open(os.path.join(path, "items.json")) as f:
         vocab = json.load(f)

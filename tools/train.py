@@ -61,7 +61,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gptrec_tools import baskets as bk  # noqa: E402
-from gptrec_tools import item_gpt, last_basket, sasrec  # noqa: E402
+from gptrec_tools import item_gpt, last_basket, non_products, sasrec  # noqa: E402
 
 N_SPECIAL = len(bk.SPECIAL_TOKENS)
 
@@ -84,8 +84,14 @@ def parse_args(argv=None):
     g.add_argument("--min-count", type=int, default=1,
                    help="items in fewer training units are left out of the vocabulary (default 1)")
     g.add_argument("--unavailable", default="", metavar="ID,ID,...",
-                   help="item ids that are not for sale (postage, fees): kept in the vocabulary, "
+                   help="item ids that are not for sale: kept in the vocabulary, "
                         "marked \"available\": false in items.json so they are never suggested")
+    g.add_argument("--non-products", choices=sorted(non_products.RULES), metavar="RULE",
+                   help="mark the data's service lines (postage, fees, adjustments) \"product\": false "
+                        "in items.json by this data set's rule (online-retail: "
+                        "tools/gptrec_tools/non_products.py); they stay in the vocabulary and are read in "
+                        "histories, but are never suggested nor given as a reason. Catalog entries with "
+                        "\"product\": false are marked too")
     g = ap.add_argument_group("model")
     g.add_argument("--n-positions", type=int, default=512, help="context length (default 512)")
     g.add_argument("--n-embd", type=int, default=128, help="width C (default 128)")
@@ -143,10 +149,11 @@ def load_units(path, sequence_format, max_customers=None, seed=0):
     return out
 
 
-def build_vocabulary(units_by_customer, min_count, catalog_path, unavailable=()):
+def build_vocabulary(units_by_customer, min_count, catalog_path, unavailable=(), non_product_rule=None):
     """items.json entries in token order: by count (units containing the item) desc, then id.
-    Items listed in `unavailable` (e.g. postage or fees recorded as order lines) stay in the
-    vocabulary, so histories read right, but are marked "available": false: never suggested."""
+    Items listed in `unavailable` stay in the vocabulary, so histories read right, but are marked
+    "available": false: never suggested. Service lines (postage, fees; by `non_product_rule`, a
+    non_products.RULES key, or "product": false in the catalog) are marked "product": false."""
     counts = {}
     for units in units_by_customer.values():
         for u in units:
@@ -168,8 +175,12 @@ def build_vocabulary(units_by_customer, min_count, catalog_path, unavailable=())
                 entry[key] = c[key]
         if i in unavailable:
             entry["available"] = False
+        if c.get("product") is False:
+            entry["product"] = False
         entry["count"] = counts[i]
         items.append(entry)
+    if non_product_rule:
+        non_products.mark(items, non_product_rule)
     return items
 
 
@@ -507,7 +518,7 @@ def main(argv=None):
         trainable = {c: u[:-args.holdout] if args.holdout else u for c, u in units.items()}
     trainable = {c: u for c, u in trainable.items() if u}
     unavailable = {i for i in args.unavailable.split(",") if i}
-    items = build_vocabulary(trainable, args.min_count, args.catalog, unavailable)
+    items = build_vocabulary(trainable, args.min_count, args.catalog, unavailable, args.non_products)
     item_ids = {e["id"]: N_SPECIAL + j for j, e in enumerate(items)}
     n_vocab = N_SPECIAL + len(items)
     log(f"{len(units)} customers, {len(trainable)} with training units, "

@@ -18,6 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import reference, safetensors_io
+from .items_json import write_items_json
 from .baskets import SPECIAL_TOKENS
 
 
@@ -199,12 +200,7 @@ def export_model_dir(path, model, sequence_format, items, dtype="F16", metadata=
     elif dtype != "F32":
         raise ValueError(f"unsupported dtype {dtype}")
     safetensors_io.save(os.path.join(path, "model.safetensors"), sd, metadata=metadata)
-    with open(os.path.join(path, "items.json"), "w", encoding="utf-8") as f:
-        # One item per line: small, and diffs stay readable.
-        head = {"format": "gptrec-items", "version": 1, "special_tokens": SPECIAL_TOKENS}
-        f.write(json.dumps(head, ensure_ascii=False)[:-1] + ',\n "items": [\n')
-        f.write(",\n".join("  " + json.dumps(e, ensure_ascii=False) for e in items))
-        f.write("\n ]\n}\n")
+    write_items_json(os.path.join(path, "items.json"), items)
     return config
 
 
