@@ -44,7 +44,11 @@ def parse_args(argv):
                    "(default: $GPTREC_MODEL, else the shipped models/online-retail)")
     p.add_argument("--catalog", help="catalog JSON (read here and sent to the workers)")
     p.add_argument("--top", type=int, default=10, help="suggestions per customer (default 10)")
-    p.add_argument("--exclude-purchased", action="store_true", help="only items the customer has not bought")
+    p.add_argument("--mode", choices=["mixed", "buy-again", "discover", "all"], default="mixed",
+                   help="which items: the best re-buys and new items, half each (default); only re-buys; "
+                        "only new items; by score alone (as gptrec score --mode)")
+    p.add_argument("--exclude-purchased", action="store_true", help="only items the customer has not bought "
+                   "(the same as --mode discover)")
     p.add_argument("--scheduler", help="address of a running Dask scheduler (default: start a LocalCluster)")
     p.add_argument("--workers", type=int, default=2, help="LocalCluster: number of workers (default 2)")
     p.add_argument("--threads-per-worker", type=int, default=1, help="LocalCluster: threads per worker (default 1)")
@@ -55,6 +59,8 @@ def parse_args(argv):
                    help="OpenMP threads inside each task (default 1: the worker's threads give the parallelism)")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
     args = p.parse_args(argv)
+    if args.exclude_purchased and args.mode not in ("mixed", "discover"):
+        p.error("--exclude-purchased contradicts --mode " + args.mode)
     for name in ("top", "workers", "threads_per_worker", "partition_size", "threads_per_task"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -111,7 +117,7 @@ def make_plugin(model_dir, catalog):
     return GptrecModel(model_dir, catalog)
 
 
-def score_partition(first_line, payload, source, top, exclude_purchased, threads):
+def score_partition(first_line, payload, source, top, mode, exclude_purchased, threads):
     """Runs on a worker: the partition's result lines ("\\n"-terminated), records and errors."""
     from distributed import get_worker
 
@@ -121,8 +127,8 @@ def score_partition(first_line, payload, source, top, exclude_purchased, threads
             numbers.append(number)
             records.append(line)
     recommender = get_worker().plugins[PLUGIN_NAME].recommender
-    lines = recommender.score_lines(records, top=top, exclude_purchased=exclude_purchased, threads=threads,
-                                    source=source, line_numbers=numbers)
+    lines = recommender.score_lines(records, top=top, mode=mode, exclude_purchased=exclude_purchased,
+                                    threads=threads, source=source, line_numbers=numbers)
     # Only an error record has the key "error": inside a JSON string every quote is escaped, so
     # '"error":' cannot come from a value.
     errors = sum('"error":' in line for line in lines)
@@ -175,7 +181,7 @@ def run(args):
                 # Scattered rather than passed to submit(): a partition is megabytes, too big to
                 # travel inside the task through the scheduler.
                 data = client.scatter(payload, hash=False)
-                in_flight.append(client.submit(score_partition, first_line, data, source, args.top,
+                in_flight.append(client.submit(score_partition, first_line, data, source, args.top, args.mode,
                                                args.exclude_purchased, args.threads_per_task, pure=False))
             while in_flight:
                 write_oldest()

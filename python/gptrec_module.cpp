@@ -252,11 +252,26 @@ class PyRecommender {
         gptrec::Recommender::load(model_dir_, std::move(parsed)));
   }
 
-  py::object suggest(const py::handle& history, int top, bool exclude_purchased,
-                     const std::optional<std::string>& category, bool explain) const {
+  // The options of `top`, `mode` (suggest's --mode names) and `exclude_purchased` (the same as
+  // mode "discover"). Throws Error(kInvalidArgument) for an unknown mode or a contradiction.
+  static gptrec::RecommendOptions options_of(int top, const std::string& mode,
+                                             bool exclude_purchased) {
     gptrec::RecommendOptions options;
     options.top_n = top;
+    const auto parsed = gptrec::parse_suggest_mode(mode);
+    if (!parsed)
+      throw gptrec::Error(gptrec::ErrorCode::kInvalidArgument,
+                          "mode must be mixed, buy-again, discover or all, got \"" + mode + "\"");
+    options.mode = *parsed;
     options.exclude_purchased = exclude_purchased;
+    gptrec::check_options(options);
+    return options;
+  }
+
+  py::object suggest(const py::handle& history, int top, bool exclude_purchased,
+                     const std::optional<std::string>& category, bool explain,
+                     const std::string& mode) const {
+    gptrec::RecommendOptions options = options_of(top, mode, exclude_purchased);
     options.category = category;
     options.explain = explain;
     std::string text;
@@ -269,15 +284,16 @@ class PyRecommender {
     {
       py::gil_scoped_release release;
       const gptrec::History h = gptrec::parse_history(text, "<history>");
-      result =
-          gptrec::batch::suggestions_json(rec_->recommend(h, options), model_dir_, *rec_, explain);
+      result = gptrec::batch::suggestions_json(rec_->recommend(h, options), model_dir_, *rec_,
+                                               options, explain);
     }
     return to_python(result);
   }
 
   // score() (as_lines false: dicts) and score_lines() (the output lines as str).
   py::list score(const py::iterable& records, int top, bool exclude_purchased, int threads,
-                 const std::string& source, const py::object& line_numbers, bool as_lines) const {
+                 const std::string& source, const py::object& line_numbers, bool as_lines,
+                 const std::string& mode) const {
     if (top < 1)
       throw gptrec::Error(gptrec::ErrorCode::kInvalidArgument,
                           "top must be at least 1, got " + std::to_string(top));
@@ -285,8 +301,7 @@ class PyRecommender {
       throw gptrec::Error(gptrec::ErrorCode::kInvalidArgument,
                           "threads must be 0 (all cores) or more");
     gptrec::batch::BatchOptions batch_options;
-    batch_options.recommend.top_n = top;
-    batch_options.recommend.exclude_purchased = exclude_purchased;
+    batch_options.recommend = options_of(top, mode, exclude_purchased);
     batch_options.source = source;
     batch_options.threads = threads;
     batch_options.on_unexpected = gptrec::batch::OnUnexpected::kRethrow;  // raised in Python
@@ -361,41 +376,45 @@ PYBIND11_MODULE(gptrec, m) {
 
 records: an iterable of histories (dicts, lists of events, or JSON text as str or bytes).
 Returns one result per record, in order: {"line", "customer_id", "score", "fallback",
-"suggestions": [{"item", "name", "price", "score"}], ("unknown_items")}, or for a bad record
+"suggestions": [{"item", "name", "price", "score", "purchased_before", "times_bought",
+"last_bought", "times_returned"}], ("unknown_items")}, or for a bad record
 {"line", "customer_id", "error"}. Lines are numbered 1, 2, ... unless line_numbers gives them;
 `source` prefixes error messages (the CLI uses the input file's path). Records are scored in
-parallel on `threads` threads (0: all cores) with the GIL released.)";
+parallel on `threads` threads (0: all cores) with the GIL released. mode: as suggest's.)";
 
   py::class_<PyRecommender>(m, "Recommender", "A loaded model and its catalog; thread-safe.")
       .def(py::init<const py::object&, const py::object&>(), py::arg("model_dir"),
            py::arg("catalog") = py::none())
       .def("suggest", &PyRecommender::suggest, py::arg("history"), py::arg("top") = 10,
            py::arg("exclude_purchased") = false, py::arg("category") = py::none(),
-           py::arg("explain") = false,
+           py::arg("explain") = false, py::arg("mode") = "mixed",
            R"(Suggestions for one customer: a dict like `gptrec suggest --format json`.
 
-history: a dict {"customer_id", "events": [...]}, a list of events, or its JSON text.)")
+history: a dict {"customer_id", "events": [...]}, a list of events, or its JSON text.
+mode: "mixed" (the best re-buys and new items, half each), "buy-again", "discover" or "all"
+(by score alone), as `gptrec suggest --mode`.)")
       .def(
           "score",
           [](const PyRecommender& self, const py::iterable& records, int top,
              bool exclude_purchased, int threads, const std::string& source,
-             const py::object& line_numbers) {
-            return self.score(records, top, exclude_purchased, threads, source, line_numbers,
-                              false);
+             const py::object& line_numbers, const std::string& mode) {
+            return self.score(records, top, exclude_purchased, threads, source, line_numbers, false,
+                              mode);
           },
           py::arg("records"), py::arg("top") = 10, py::arg("exclude_purchased") = false,
           py::arg("threads") = 0, py::arg("source") = "<records>",
-          py::arg("line_numbers") = py::none(), score_doc)
+          py::arg("line_numbers") = py::none(), py::arg("mode") = "mixed", score_doc)
       .def(
           "score_lines",
           [](const PyRecommender& self, const py::iterable& records, int top,
              bool exclude_purchased, int threads, const std::string& source,
-             const py::object& line_numbers) {
-            return self.score(records, top, exclude_purchased, threads, source, line_numbers, true);
+             const py::object& line_numbers, const std::string& mode) {
+            return self.score(records, top, exclude_purchased, threads, source, line_numbers, true,
+                              mode);
           },
           py::arg("records"), py::arg("top") = 10, py::arg("exclude_purchased") = false,
           py::arg("threads") = 0, py::arg("source") = "<records>",
-          py::arg("line_numbers") = py::none(),
+          py::arg("line_numbers") = py::none(), py::arg("mode") = "mixed",
           "Like score(), but each result as its JSON line (str, no newline), byte for byte the "
           "line "
           "`gptrec score` writes.")

@@ -554,6 +554,17 @@ History parse_history(std::string_view json_text, std::string_view source, std::
   return reader.finish();
 }
 
+namespace {
+
+// The occasion (basket) an event belongs to: its order, else its date, else itself.
+std::string occasion_key(const Event& e, std::size_t index) {
+  return !e.order.empty()  ? "order:" + e.order
+         : !e.date.empty() ? "date:" + e.date
+                           : "event:" + std::to_string(index);
+}
+
+}  // namespace
+
 std::vector<Basket> purchase_baskets(const History& history) {
   std::vector<Basket> baskets;
   std::unordered_map<std::string, std::size_t> by_key;
@@ -561,9 +572,7 @@ std::vector<Basket> purchase_baskets(const History& history) {
   for (std::size_t i = 0; i < history.events.size(); ++i) {
     const Event& e = history.events[i];
     if (e.type != EventType::kPurchase) continue;
-    std::string key = !e.order.empty()  ? "order:" + e.order
-                      : !e.date.empty() ? "date:" + e.date
-                                        : "event:" + std::to_string(i);
+    std::string key = occasion_key(e, i);
     auto [it, inserted] = by_key.emplace(key, baskets.size());
     if (inserted) {
       baskets.push_back(Basket{std::move(key), e.time, {}});
@@ -573,6 +582,28 @@ std::vector<Basket> purchase_baskets(const History& history) {
   }
   // Events are time-sorted, so baskets are already in order of their first event.
   return baskets;
+}
+
+double ItemActivity::kept_share() const {
+  if (times_returned == 0) return 1;
+  if (times_returned >= times_bought) return 0;
+  return 1 - static_cast<double>(times_returned) / times_bought;
+}
+
+std::unordered_map<std::string, ItemActivity> item_activity(const History& history) {
+  std::unordered_map<std::string, ItemActivity> activity;
+  std::unordered_set<std::string> counted;  // item + '\0' + type + occasion, counted once
+  for (std::size_t i = 0; i < history.events.size(); ++i) {
+    const Event& e = history.events[i];
+    if (e.type != EventType::kPurchase && e.type != EventType::kReturn) continue;
+    const bool purchase = e.type == EventType::kPurchase;
+    ItemActivity& a = activity[e.item];
+    if (purchase && !e.date.empty()) a.last_bought = e.date;  // events are in time order
+    if (!counted.insert(e.item + '\0' + (purchase ? 'p' : 'r') + occasion_key(e, i)).second)
+      continue;
+    ++(purchase ? a.times_bought : a.times_returned);
+  }
+  return activity;
 }
 
 Catalog::Catalog(std::vector<CatalogItem> items) : items_(std::move(items)) {
@@ -631,6 +662,11 @@ Catalog Catalog::parse(std::string_view json_text, std::string_view source) {
       if (!v->is_boolean())
         fail(source, path + ".available", "expected true or false, got " + type_name(*v));
       item.available = v->get<bool>();
+    }
+    if (auto v = e.find("product"); v != e.end() && !v->is_null()) {
+      if (!v->is_boolean())
+        fail(source, path + ".product", "expected true or false, got " + type_name(*v));
+      item.product = v->get<bool>();
     }
     auto count = e.find("count");
     std::string count_key = "count";

@@ -86,6 +86,10 @@ ItemVocabulary ItemVocabulary::parse(std::string_view json_text, std::string_vie
       if (!it->is_boolean()) fail(source, where + ".available: expected true or false");
       item.available = it->get<bool>();
     }
+    if (auto it = e.find("product"); it != e.end() && !it->is_null()) {
+      if (!it->is_boolean()) fail(source, where + ".product: expected true or false");
+      item.product = it->get<bool>();
+    }
     if (auto it = e.find("count"); it != e.end() && !it->is_null()) {
       if (!it->is_number_integer() || it->get<std::int64_t>() < 0)
         fail(source, where + ".count: expected a non-negative integer");

@@ -28,7 +28,32 @@ std::string_view to_string(ScoreKind k) {
   return "?";
 }
 
+std::string_view to_string(SuggestMode m) {
+  switch (m) {
+    case SuggestMode::kMixed:
+      return "mixed";
+    case SuggestMode::kBuyAgain:
+      return "buy-again";
+    case SuggestMode::kDiscover:
+      return "discover";
+    case SuggestMode::kAll:
+      return "all";
+  }
+  return "?";
+}
+
+std::optional<SuggestMode> parse_suggest_mode(std::string_view text) {
+  for (const SuggestMode m :
+       {SuggestMode::kMixed, SuggestMode::kBuyAgain, SuggestMode::kDiscover, SuggestMode::kAll})
+    if (text == to_string(m)) return m;
+  return std::nullopt;
+}
+
 namespace {
+
+SuggestMode effective_mode(const RecommendOptions& options) {
+  return options.exclude_purchased ? SuggestMode::kDiscover : options.mode;
+}
 
 // Replaces every "{key}" in `text` by its value.
 std::string render(std::string text,
@@ -257,7 +282,9 @@ Recommender Recommender::load(const std::filesystem::path& model_dir,
       for (const CatalogItem& item : catalog->items()) {
         if (auto token = vocab->find(item.id)) {
           CatalogItem merged = item;
-          if (merged.count == 0) merged.count = vocab->item_of(*token)->count;
+          const CatalogItem& known = *vocab->item_of(*token);
+          if (merged.count == 0) merged.count = known.count;
+          merged.product = item.product && known.product;  // either source can mark a service
           r.catalog_.push_back(std::move(merged));
           r.candidate_token_.push_back(*token);
         } else {
@@ -298,64 +325,115 @@ Recommender Recommender::load(const std::filesystem::path& model_dir,
   }
   for (std::size_t i = 0; i < r.catalog_.size(); ++i)
     r.candidate_index_.emplace(r.catalog_[i].id, i);
-  r.by_popularity_.resize(r.catalog_.size());
-  for (std::size_t i = 0; i < r.catalog_.size(); ++i) r.by_popularity_[i] = i;
-  std::stable_sort(
-      r.by_popularity_.begin(), r.by_popularity_.end(),
-      [&](std::size_t a, std::size_t b) { return r.catalog_[a].count > r.catalog_[b].count; });
   return r;
 }
 
-std::vector<bool> Recommender::allowed_candidates(const History& history,
-                                                  const RecommendOptions& options) const {
-  std::unordered_set<std::string_view> purchased;
-  if (options.exclude_purchased)
-    for (const Event& e : history.events)
-      if (e.type == EventType::kPurchase) purchased.insert(e.item);
+bool Recommender::is_product(const std::string& item_id) const {
+  if (auto it = candidate_index_.find(item_id); it != candidate_index_.end())
+    return catalog_[it->second].product;
+  if (vocab_ != nullptr)
+    if (auto token = vocab_->find(item_id)) return vocab_->item_of(*token)->product;
+  return true;
+}
+
+std::vector<bool> Recommender::allowed_candidates(const RecommendOptions& options) const {
   std::vector<bool> allowed(catalog_.size());
   for (std::size_t i = 0; i < catalog_.size(); ++i) {
     const CatalogItem& item = catalog_[i];
-    allowed[i] = item.available &&
-                 (!options.category || same_text_ignoring_case(item.category, *options.category)) &&
-                 !purchased.contains(item.id);
+    allowed[i] = item.available && item.product &&
+                 (!options.category || same_text_ignoring_case(item.category, *options.category));
   }
   return allowed;
 }
 
-void Recommender::rank_by_popularity(const std::vector<bool>& allowed, int top_n,
-                                     Recommendations& out) const {
-  out.score_kind = ScoreKind::kPopularity;
-  for (const std::size_t i : by_popularity_) {
-    if (static_cast<int>(out.suggestions.size()) >= top_n) break;
-    if (!allowed[i]) continue;
+namespace {
+
+// The items to suggest, best first (ties: more popular, then smaller id). `bought[i]` says whether
+// the customer bought candidate i before; `mode` decides which kinds are listed (SuggestMode).
+std::vector<std::size_t> choose_candidates(const std::vector<double>& scores,
+                                           const std::vector<bool>& allowed,
+                                           const std::vector<bool>& bought,
+                                           const std::vector<CatalogItem>& catalog,
+                                           SuggestMode mode, int top_n) {
+  auto better = [&](std::size_t a, std::size_t b) {
+    if (scores[a] != scores[b]) return scores[a] > scores[b];
+    if (catalog[a].count != catalog[b].count) return catalog[a].count > catalog[b].count;
+    return catalog[a].id < catalog[b].id;
+  };
+  // The best `n` of `order`, best first.
+  auto best = [&](std::vector<std::size_t> order, std::size_t n) {
+    n = std::min(n, order.size());
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                      better);
+    order.resize(n);
+    return order;
+  };
+  const auto want = static_cast<std::size_t>(top_n);
+  std::vector<std::size_t> again, fresh;  // allowed re-buys and new items
+  for (std::size_t i = 0; i < scores.size(); ++i)
+    if (allowed[i]) (bought[i] ? again : fresh).push_back(i);
+  if (mode == SuggestMode::kBuyAgain) return best(std::move(again), want);
+  if (mode == SuggestMode::kDiscover) return best(std::move(fresh), want);
+  if (mode == SuggestMode::kAll) {
+    again.insert(again.end(), fresh.begin(), fresh.end());
+    return best(std::move(again), want);
+  }
+  // Mixed: half the list (rounded down) for re-buys, the rest for new items; a side without
+  // enough candidates of positive score leaves its places to the other; items of score 0 (e.g.
+  // returned as often as bought) come last.
+  again = best(std::move(again), want);
+  fresh = best(std::move(fresh), want);
+  auto positive = [&](const std::vector<std::size_t>& order) {
+    return static_cast<std::size_t>(
+        std::count_if(order.begin(), order.end(), [&](std::size_t i) { return scores[i] > 0; }));
+  };
+  const std::size_t again_positive = positive(again), fresh_positive = positive(fresh);
+  std::size_t n_again = std::min(want / 2, again_positive);
+  const std::size_t n_fresh = std::min(want - n_again, fresh_positive);
+  n_again = std::min(want - n_fresh, again_positive);
+  std::vector<std::size_t> chosen(again.begin(),
+                                  again.begin() + static_cast<std::ptrdiff_t>(n_again));
+  chosen.insert(chosen.end(), fresh.begin(), fresh.begin() + static_cast<std::ptrdiff_t>(n_fresh));
+  std::vector<std::size_t> rest(again.begin() + static_cast<std::ptrdiff_t>(n_again), again.end());
+  rest.insert(rest.end(), fresh.begin() + static_cast<std::ptrdiff_t>(n_fresh), fresh.end());
+  for (const std::size_t i : best(std::move(rest), want - chosen.size())) chosen.push_back(i);
+  std::sort(chosen.begin(), chosen.end(), better);
+  return chosen;
+}
+
+}  // namespace
+
+void Recommender::add_suggestions(std::vector<double>& scores, const std::vector<bool>& allowed,
+                                  const std::unordered_map<std::string, ItemActivity>& activity,
+                                  const RecommendOptions& options, Recommendations& out) const {
+  // Returns count against an item: its score is multiplied by the share the customer kept.
+  std::vector<bool> bought(catalog_.size(), false);
+  for (std::size_t i = 0; i < catalog_.size(); ++i) {
+    auto it = activity.find(catalog_[i].id);
+    if (it == activity.end()) continue;
+    bought[i] = it->second.times_bought > 0;
+    const double kept = it->second.kept_share();
+    if (kept < 1)
+      scores[i] =
+          out.score_kind == ScoreKind::kMeanLogprob ? scores[i] + std::log(kept) : scores[i] * kept;
+  }
+  for (const std::size_t i : choose_candidates(scores, allowed, bought, catalog_,
+                                               effective_mode(options), options.top_n)) {
     Suggestion s;
     s.rank = static_cast<int>(out.suggestions.size()) + 1;
     s.item = &catalog_[i];
-    s.score = static_cast<double>(catalog_[i].count);
+    s.score = scores[i];
+    if (auto it = activity.find(catalog_[i].id); it != activity.end()) {
+      s.purchased_before = it->second.times_bought > 0;
+      s.times_bought = it->second.times_bought;
+      s.times_returned = it->second.times_returned;
+      s.last_bought = it->second.last_bought;
+    }
     out.suggestions.push_back(std::move(s));
   }
 }
 
 namespace {
-
-// Indices of the top_n allowed candidates by score (ties: more popular, then smaller id).
-std::vector<std::size_t> top_candidates(const std::vector<double>& scores,
-                                        const std::vector<bool>& allowed,
-                                        const std::vector<CatalogItem>& catalog, int top_n) {
-  std::vector<std::size_t> order;
-  for (std::size_t i = 0; i < scores.size(); ++i)
-    if (allowed[i]) order.push_back(i);
-  const auto n = std::min(order.size(), static_cast<std::size_t>(top_n));
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
-                    [&](std::size_t a, std::size_t b) {
-                      if (scores[a] != scores[b]) return scores[a] > scores[b];
-                      if (catalog[a].count != catalog[b].count)
-                        return catalog[a].count > catalog[b].count;
-                      return catalog[a].id < catalog[b].id;
-                    });
-  order.resize(n);
-  return order;
-}
 
 // The calling thread's Session for `model`, emptied: its KV cache and scratch buffers are reused
 // by the thread's next query on the same model, so a steady stream of queries allocates little.
@@ -375,19 +453,6 @@ Session& thread_session(const Model& model) {
   return *cached.session;
 }
 
-void add_top_suggestions(const std::vector<double>& scores, const std::vector<bool>& allowed,
-                         const std::unordered_set<std::string_view>& purchased,
-                         const std::vector<CatalogItem>& catalog, int top_n, Recommendations& out) {
-  for (const std::size_t i : top_candidates(scores, allowed, catalog, top_n)) {
-    Suggestion s;
-    s.rank = static_cast<int>(out.suggestions.size()) + 1;
-    s.item = &catalog[i];
-    s.score = scores[i];
-    s.purchased_before = purchased.contains(catalog[i].id);
-    out.suggestions.push_back(std::move(s));
-  }
-}
-
 // Keeps the `keep` largest effects, largest first.
 void keep_strongest(std::vector<Reason>& reasons, int keep) {
   std::sort(reasons.begin(), reasons.end(),
@@ -397,11 +462,31 @@ void keep_strongest(std::vector<Reason>& reasons, int keep) {
 
 }  // namespace
 
-Recommendations Recommender::recommend(const History& history,
-                                       const RecommendOptions& options) const {
+void Recommender::add_popular_suggestions(
+    const std::vector<bool>& allowed, const std::unordered_map<std::string, ItemActivity>& activity,
+    const RecommendOptions& options, Recommendations& out) const {
+  out.score_kind = ScoreKind::kPopularity;
+  std::vector<double> scores(catalog_.size());
+  for (std::size_t i = 0; i < catalog_.size(); ++i)
+    scores[i] = static_cast<double>(catalog_[i].count);
+  add_suggestions(scores, allowed, activity, options, out);
+}
+
+void check_options(const RecommendOptions& options) {
   if (options.top_n < 1)
     throw Error(ErrorCode::kInvalidArgument,
                 "top must be at least 1, got " + std::to_string(options.top_n));
+  if (options.exclude_purchased && options.mode != SuggestMode::kMixed &&
+      options.mode != SuggestMode::kDiscover)
+    throw Error(ErrorCode::kInvalidArgument,
+                "exclude_purchased (--exclude-purchased, the same as mode discover) contradicts "
+                "mode " +
+                    std::string(to_string(options.mode)));
+}
+
+Recommendations Recommender::recommend(const History& history,
+                                       const RecommendOptions& options) const {
+  check_options(options);
   return kind() == ModelKind::kItems ? recommend_items(history, options)
                                      : recommend_text(history, options);
 }
@@ -417,16 +502,13 @@ Recommendations Recommender::recommend_items(const History& history,
   out.unknown_items = seq.unknown_items;
   out.dropped_baskets = seq.dropped_baskets;
   out.history_items_used = static_cast<int>(seq.items.size());
-  const std::vector<bool> allowed = allowed_candidates(history, options);
-  std::unordered_set<std::string_view> purchased;
-  for (const Event& e : history.events)
-    if (e.type == EventType::kPurchase) purchased.insert(e.item);
+  const std::vector<bool> allowed = allowed_candidates(options);
+  const auto activity = item_activity(history);
 
   if (seq.items.empty()) {
     out.fallback_reason = baskets.empty() ? "the history has no purchases"
                                           : "none of the purchased items is known to the model";
-    rank_by_popularity(allowed, options.top_n, out);
-    for (Suggestion& s : out.suggestions) s.purchased_before = purchased.contains(s.item->id);
+    add_popular_suggestions(allowed, activity, options, out);
     return out;
   }
 
@@ -441,7 +523,7 @@ Recommendations Recommender::recommend_items(const History& history,
     scores[i] = std::exp(log_probs[static_cast<std::size_t>(candidate_token_[i] - first)]);
 
   out.score_kind = ScoreKind::kProbability;
-  add_top_suggestions(scores, allowed, purchased, catalog_, options.top_n, out);
+  add_suggestions(scores, allowed, activity, options, out);
   if (!options.explain || out.suggestions.empty()) return out;
 
   // Occlusion: drop each of the most recent distinct items, re-score. The tokens before the
@@ -471,6 +553,7 @@ Recommendations Recommender::recommend_items(const History& history,
                                variants[static_cast<std::size_t>(v)], config.repeat,
                                variant_log_probs);
     const std::string& item_id = seq.items[static_cast<std::size_t>(first_tried + v)];
+    if (!is_product(item_id)) continue;  // read by the model, never given as a reason
     for (std::size_t k = 0; k < out.suggestions.size(); ++k) {
       const auto j = static_cast<std::size_t>(
           candidate_token_[static_cast<std::size_t>(out.suggestions[k].item - catalog_.data())] -
@@ -501,7 +584,8 @@ Recommendations Recommender::recommend_text(const History& history,
   Recommendations out;
   out.customer_id = history.customer_id;
   out.score_kind = ScoreKind::kMeanLogprob;
-  const std::vector<bool> allowed = allowed_candidates(history, options);
+  const std::vector<bool> allowed = allowed_candidates(options);
+  const auto activity = item_activity(history);
 
   // Distinct purchased items known to the catalog, ordered by their last purchase.
   std::vector<std::size_t> known;  // catalog indices, oldest last-purchase first
@@ -523,7 +607,7 @@ Recommendations Recommender::recommend_text(const History& history,
   if (known.empty()) {
     out.fallback_reason = purchased.empty() ? "the history has no purchases"
                                             : "none of the purchased items is in the catalog";
-    rank_by_popularity(allowed, options.top_n, out);
+    add_popular_suggestions(allowed, activity, options, out);
     return out;
   }
 
@@ -573,7 +657,7 @@ Recommendations Recommender::recommend_text(const History& history,
   const auto means = mean_scores(prompt, candidates);
   for (std::size_t k = 0; k < candidates.size(); ++k) scores[candidates[k]] = means[k];
 
-  add_top_suggestions(scores, allowed, purchased, catalog_, options.top_n, out);
+  add_suggestions(scores, allowed, activity, options, out);
   if (!options.explain || out.suggestions.empty()) return out;
 
   // Occlusion: re-render the prompt without each of the most recent items; re-score only the
@@ -586,6 +670,7 @@ Recommendations Recommender::recommend_text(const History& history,
   for (std::size_t k = known.size() - static_cast<std::size_t>(n_tried); k < known.size(); ++k) {
     const std::vector<int> variant = prompt_tokens(known, k);
     if (variant.empty()) continue;
+    if (!catalog_[known[k]].product) continue;  // never given as a reason
     const auto without = mean_scores(variant, suggested);
     for (std::size_t s = 0; s < suggested.size(); ++s) {
       const double effect = scores[suggested[s]] - without[s];

@@ -23,8 +23,8 @@ int count_lines(const std::string& s) {
 }  // namespace
 
 TEST(CliSuggest, TablePrintsRankedCatalogItems) {
-  const auto r =
-      run_cli({"suggest", "--model", tiny_items(), "--history", fixture_history(), "--top", "5"});
+  const auto r = run_cli({"suggest", "--model", tiny_items(), "--history", fixture_history(),
+                          "--top", "5", "--mode", "all"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("Suggestions for customer 13113"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Score: probability"), std::string::npos);

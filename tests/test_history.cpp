@@ -125,17 +125,56 @@ TEST(Baskets, GroupByOrderThenDateThenEvent) {
   EXPECT_EQ(by_event[2].items, (std::vector<std::string>{"a"}));
 }
 
+// Purchases and returns are counted per occasion (order, else date, else event), as baskets are.
+TEST(ItemActivity, CountsPurchasesAndReturnsPerOccasion) {
+  const auto h = parse_history(R"([
+      {"item": "cake", "order": "o1", "timestamp": "2011-01-03T10:00"},
+      {"item": "cake", "order": "o1", "timestamp": "2011-01-03T10:00"},
+      {"item": "cake", "type": "return", "order": "C1", "timestamp": "2011-01-04"},
+      {"item": "cake", "order": "o2", "timestamp": "2011-02-07T09:00"},
+      {"item": "cake", "type": "return", "order": "C2", "timestamp": "2011-02-09"},
+      {"item": "cake", "type": "return", "order": "C2", "timestamp": "2011-02-09"},
+      {"item": "mug", "timestamp": "2011-03-01"}, {"item": "mug", "timestamp": "2011-03-01"},
+      {"item": "mug", "timestamp": "2011-03-02"}, {"item": "mug", "type": "view", "timestamp": "2011-04-01"},
+      {"item": "vase", "type": "return", "timestamp": "2011-01-01"}])",
+                               "h");
+  const auto a = item_activity(h);
+  ASSERT_EQ(a.size(), 3u);  // views do not count
+  EXPECT_EQ(a.at("cake").times_bought, 2);
+  EXPECT_EQ(a.at("cake").times_returned, 2);
+  EXPECT_EQ(a.at("cake").last_bought, "2011-02-07");
+  EXPECT_EQ(a.at("cake").kept_share(), 0.0);
+  EXPECT_EQ(a.at("mug").times_bought, 2);  // two dates
+  EXPECT_EQ(a.at("mug").times_returned, 0);
+  EXPECT_EQ(a.at("mug").last_bought, "2011-03-02");
+  EXPECT_EQ(a.at("mug").kept_share(), 1.0);
+  EXPECT_EQ(a.at("vase").times_bought, 0);  // returned, bought before the history began
+  EXPECT_EQ(a.at("vase").kept_share(), 0.0);
+  EXPECT_TRUE(a.at("vase").last_bought.empty());
+  // Without orders or dates every event is an occasion; 1 - 1/4 of the item is kept.
+  const auto untimed = item_activity(parse_history(
+      R"([{"item": "a"}, {"item": "a"}, {"item": "a"}, {"item": "a"}, {"item": "a", "type": "return"}])",
+      "h"));
+  EXPECT_EQ(untimed.at("a").times_bought, 4);
+  EXPECT_EQ(untimed.at("a").times_returned, 1);
+  EXPECT_DOUBLE_EQ(untimed.at("a").kept_share(), 0.75);
+  EXPECT_TRUE(untimed.at("a").last_bought.empty());
+}
+
 TEST(Catalog, ParsesItemsAndAliases) {
   const auto c =
       Catalog::parse(R"([{"id": "85123A", "name": "HEART", "price": 2.55, "purchases": 7},
-      {"item": "milk", "count": 3, "category": "dairy", "available": false}, {"id": 7}])",
+      {"item": "milk", "count": 3, "category": "dairy", "available": false},
+      {"id": 7, "name": "POSTAGE", "product": false}])",
                      "cat.json");
   ASSERT_EQ(c.items().size(), 3u);
   EXPECT_EQ(c.find("85123A")->count, 7);
   EXPECT_EQ(*c.find("85123A")->price, 2.55);
   EXPECT_EQ(c.find("milk")->name, "milk");  // name defaults to the id
   EXPECT_FALSE(c.find("milk")->available);
-  EXPECT_EQ(c.find("7")->name, "7");
+  EXPECT_TRUE(c.find("milk")->product);
+  EXPECT_FALSE(c.find("7")->product);
+  EXPECT_EQ(c.find("7")->name, "POSTAGE");
   EXPECT_EQ(c.find("nope"), nullptr);
   EXPECT_EQ(Catalog::parse(R"({"items": [{"id": "a"}]})", "c").items().size(), 1u);
 }
@@ -153,6 +192,8 @@ TEST(Catalog, ErrorsNameTheJsonPath) {
             "cat.json: [1].price: expected a number, got a string");
   EXPECT_EQ(error_of_catalog(R"([{"id": "a"}, {"id": "a"}])"),
             "cat.json: [1].id: \"a\" appears twice");
+  EXPECT_EQ(error_of_catalog(R"([{"id": "a", "product": "no"}])"),
+            "cat.json: [0].product: expected true or false, got a string");
   EXPECT_EQ(error_of_catalog(R"([{"name": "x"}])"), "cat.json: [0].id: missing");
   EXPECT_EQ(error_of_catalog(R"({"items": 3})"),
             "cat.json: items: expected an array of items, got a number");

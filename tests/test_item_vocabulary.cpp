@@ -13,7 +13,7 @@ const char* kItems = R"({
   "items": [
     {"id": "85123A", "name": "WHITE HANGING HEART T-LIGHT HOLDER", "price": 2.55, "count": 2270},
     {"id": "22423", "name": "REGENCY CAKESTAND 3 TIER", "price": 12.75, "category": "kitchen"},
-    {"id": "POST", "available": false}
+    {"id": "POST", "available": false, "product": false}
   ]})";
 
 std::string error_of(const std::string& text) {
@@ -46,6 +46,8 @@ TEST(ItemVocabulary, ParsesTheDocumentedFormat) {
   EXPECT_EQ(v.item_of(4)->count, 2270);
   EXPECT_EQ(v.item_of(5)->category, "kitchen");
   EXPECT_FALSE(v.item_of(6)->available);
+  EXPECT_FALSE(v.item_of(6)->product);
+  EXPECT_TRUE(v.item_of(5)->product);  // the default
   EXPECT_FALSE(v.item_of(6)->price.has_value());
   EXPECT_EQ(v.item_of(2), nullptr);
   EXPECT_EQ(v.item_of(7), nullptr);
@@ -74,6 +76,11 @@ TEST(ItemVocabulary, RejectsMalformedFilesNamingThePath) {
       error_of(head +
                R"("special_tokens": ["<bos>", "<sep>"], "items": [{"id": "a"}, {"id": "a"}]})")
           .find("items[1].id: \"a\" appears twice"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(head +
+               R"("special_tokens": ["<bos>", "<sep>"], "items": [{"id": "a", "product": 0}]})")
+          .find("items[0].product: expected true or false"),
       std::string::npos);
   EXPECT_NE(
       error_of(head +

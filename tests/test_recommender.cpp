@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "gptrec/error.hpp"
 #include "gptrec/recommender.hpp"
@@ -344,4 +346,194 @@ TEST_F(ItemRecommender, RepeatComponentOfTheConfigIsApplied) {
     return 0;
   };
   EXPECT_LE(rank_of("i12"), 3);
+}
+
+// An item marked "product": false (postage, a fee) stays in the sequence the model reads, but is
+// never suggested and never given as a reason; a catalog can mark items too.
+TEST_F(ItemRecommender, NonProductsAreReadButNeverSuggestedNorGivenAsReasons) {
+  const auto h = history_of({{"i10", "i11"}, {"i12", "i10"}, {"i13"}});
+  RecommendOptions o;
+  o.top_n = 500;
+  o.explain = true;
+  o.explain_reasons = 10;  // every item that raised a suggestion
+  auto cites = [](const Recommendations& r, const std::string& id) {
+    for (const auto& s : r.suggestions)
+      for (const auto& b : s.because)
+        if (b.item_id == id) return true;
+    return false;
+  };
+  const auto as_product = Recommender::load(dir_.path()).recommend(h, o);
+  ASSERT_TRUE(cites(as_product, "i10"));  // so that the check below means something
+
+  auto items = nlohmann::json::parse(test::read_file(dir_ / "items.json"));
+  items["items"][6]["product"] = false;  // i10
+  test::write_file(dir_ / "items.json", items.dump());
+  const auto rec = Recommender::load(dir_.path());
+  EXPECT_FALSE(rec.is_product("i10"));
+  EXPECT_TRUE(rec.is_product("i11"));
+  const auto r = rec.recommend(h, o);
+  EXPECT_EQ(r.history_items_used, 4);  // the model still reads i10
+  ASSERT_EQ(r.suggestions.size(), as_product.suggestions.size() - 1);
+  const auto lp = item_log_probs(rec.model(), {1, 10, 11, 2, 12, 10, 2, 13, 2});
+  for (const auto& s : r.suggestions) {
+    EXPECT_NE(s.item->id, "i10");
+    const auto j = static_cast<std::size_t>(std::stoi(s.item->id.substr(1)) - 4);
+    EXPECT_NEAR(s.score, std::exp(lp[j]), 1e-6) << s.item->id;
+  }
+  EXPECT_FALSE(cites(r, "i10"));
+  EXPECT_TRUE(cites(r, "i11") || cites(r, "i12") || cites(r, "i13"));
+
+  // A catalog marks i20; i10 stays marked by items.json.
+  const auto catalog = Catalog::parse(
+      R"([{"id": "i10"}, {"id": "i20", "product": false}, {"id": "i21"}])", "cat.json");
+  const auto restricted = Recommender::load(dir_.path(), catalog);
+  EXPECT_FALSE(restricted.is_product("i10"));
+  EXPECT_FALSE(restricted.is_product("i20"));
+  const auto only = restricted.recommend(h, o);
+  ASSERT_EQ(only.suggestions.size(), 1u);
+  EXPECT_EQ(only.suggestions[0].item->id, "i21");
+}
+
+// A return counts against the item: its score is multiplied by the share the customer kept
+// (1 - returns / purchases, per order; README "Returns"). Returned as often as bought: score 0,
+// listed after every other item.
+TEST_F(ItemRecommender, ReturnsCountAgainstAnItem) {
+  const auto h = parse_history(R"({"customer_id": "c1", "events": [
+      {"item": "i10", "order": "o1", "timestamp": "2011-01-01"},
+      {"item": "i11", "order": "o1", "timestamp": "2011-01-01"},
+      {"item": "i10", "type": "return", "order": "C1", "timestamp": "2011-01-02"},
+      {"item": "i10", "order": "o2", "timestamp": "2011-01-05"},
+      {"item": "i11", "order": "o2", "timestamp": "2011-01-05"},
+      {"item": "i11", "type": "return", "order": "C2", "timestamp": "2011-01-06"},
+      {"item": "i10", "type": "return", "order": "C3", "timestamp": "2011-01-07"},
+      {"item": "i40", "type": "return", "order": "C3", "timestamp": "2011-01-07"}]})",
+                               "h");
+  const auto rec = Recommender::load(dir_.path());
+  RecommendOptions o;
+  o.top_n = 495;
+  o.mode = SuggestMode::kAll;
+  const auto r = rec.recommend(h, o);
+  ASSERT_EQ(r.suggestions.size(), 495u);
+  // The model reads the purchases only: <bos> i10 i11 <sep> i10 i11 <sep>.
+  const auto lp = item_log_probs(rec.model(), {1, 10, 11, 2, 10, 11, 2});
+  for (const auto& s : r.suggestions) {
+    const auto j = static_cast<std::size_t>(std::stoi(s.item->id.substr(1)) - 4);
+    const double kept = s.item->id == "i10" || s.item->id == "i40" ? 0.0
+                        : s.item->id == "i11"                      ? 0.5
+                                                                   : 1.0;
+    EXPECT_NEAR(s.score, kept * std::exp(lp[j]), 1e-7) << s.item->id;
+    if (s.item->id == "i11") {
+      EXPECT_EQ(s.times_bought, 2);
+      EXPECT_EQ(s.times_returned, 1);
+      EXPECT_EQ(s.last_bought, "2011-01-05");
+    }
+  }
+  // Of the two items of score 0 the more popular (i10) comes first; both come last.
+  EXPECT_EQ(r.suggestions[493].item->id, "i10");
+  EXPECT_EQ(r.suggestions[494].item->id, "i40");
+  EXPECT_EQ(r.suggestions[494].times_returned, 1);
+  EXPECT_FALSE(r.suggestions[494].purchased_before);
+  // Without the returns, i10 and i11 rank as the model says, above their demoted places.
+  std::string no_returns = R"({"customer_id": "c1", "events": [
+      {"item": "i10", "order": "o1", "timestamp": "2011-01-01"},
+      {"item": "i11", "order": "o1", "timestamp": "2011-01-01"},
+      {"item": "i10", "order": "o2", "timestamp": "2011-01-05"},
+      {"item": "i11", "order": "o2", "timestamp": "2011-01-05"}]})";
+  const auto plain = rec.recommend(parse_history(no_returns, "h"), o);
+  auto rank_of = [](const Recommendations& x, const std::string& id) {
+    for (const auto& s : x.suggestions)
+      if (s.item->id == id) return s.rank;
+    return 0;
+  };
+  EXPECT_LT(rank_of(plain, "i10"), rank_of(r, "i10"));
+  EXPECT_LE(rank_of(plain, "i11"), rank_of(r, "i11"));
+  // A mixed list of 10 offers i11 again (half its score), never i10 (returned as often as bought).
+  o.top_n = 10;
+  o.mode = SuggestMode::kMixed;
+  const auto mixed = rec.recommend(h, o);
+  EXPECT_EQ(rank_of(mixed, "i10"), 0);
+  EXPECT_NE(rank_of(mixed, "i11"), 0);
+}
+
+// --mode: mixed (the default) gives half the list to re-buys and half to new items, listed
+// together by score; buy-again and discover keep one kind; all ranks by score alone.
+TEST_F(ItemRecommender, ModesChooseReBuysAndNewItems) {
+  const auto rec = Recommender::load(dir_.path());
+  const auto h = history_of({{"i10", "i11", "i12"}, {"i13", "i14", "i15", "i16"}});
+  const std::set<std::string> bought = {"i10", "i11", "i12", "i13", "i14", "i15", "i16"};
+  RecommendOptions o;
+  EXPECT_EQ(o.mode, SuggestMode::kMixed);
+  o.top_n = 10;
+  const auto lp = item_log_probs(rec.model(), {1, 10, 11, 12, 2, 13, 14, 15, 16, 2});
+  // The expected lists, from the model's probabilities: available items by score.
+  std::vector<std::pair<double, std::string>> again, fresh;
+  for (int id = 4; id < 499; ++id) {
+    const std::string item = "i" + std::to_string(id);
+    (bought.contains(item) ? again : fresh)
+        .emplace_back(lp[static_cast<std::size_t>(id - 4)], item);
+  }
+  std::sort(again.rbegin(), again.rend());
+  std::sort(fresh.rbegin(), fresh.rend());
+  auto ids = [](const Recommendations& r) {
+    std::vector<std::string> out;
+    for (const auto& s : r.suggestions) out.push_back(s.item->id);
+    return out;
+  };
+  auto scores_descend = [](const Recommendations& r) {
+    for (std::size_t k = 1; k < r.suggestions.size(); ++k)
+      if (r.suggestions[k].score > r.suggestions[k - 1].score) return false;
+    return true;
+  };
+
+  const auto mixed = rec.recommend(h, o);
+  ASSERT_EQ(mixed.suggestions.size(), 10u);
+  std::set<std::string> want;
+  for (int k = 0; k < 5; ++k) want.insert({again[k].second, fresh[k].second});
+  const auto got = ids(mixed);
+  EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), want);
+  EXPECT_TRUE(scores_descend(mixed));
+  for (std::size_t k = 0; k < 10; ++k)
+    EXPECT_EQ(mixed.suggestions[k].rank, static_cast<int>(k) + 1);
+  // An odd length gives the extra place to new items; fewer re-buys than half leave theirs.
+  o.top_n = 5;
+  const auto short_list = rec.recommend(h, o);
+  EXPECT_EQ(std::count_if(short_list.suggestions.begin(), short_list.suggestions.end(),
+                          [](const Suggestion& s) { return s.purchased_before; }),
+            2);
+  o.top_n = 20;
+  const auto long_list = rec.recommend(h, o);
+  EXPECT_EQ(std::count_if(long_list.suggestions.begin(), long_list.suggestions.end(),
+                          [](const Suggestion& s) { return s.purchased_before; }),
+            7);
+
+  o.top_n = 10;
+  o.mode = SuggestMode::kBuyAgain;
+  const auto buy_again = rec.recommend(h, o);
+  ASSERT_EQ(buy_again.suggestions.size(), 7u);  // every item bought, no more
+  for (std::size_t k = 0; k < 7; ++k) {
+    EXPECT_EQ(buy_again.suggestions[k].item->id, again[k].second);
+    EXPECT_TRUE(buy_again.suggestions[k].purchased_before);
+    EXPECT_EQ(buy_again.suggestions[k].times_bought, 1);
+    const int id = std::stoi(buy_again.suggestions[k].item->id.substr(1));
+    EXPECT_EQ(buy_again.suggestions[k].last_bought, id <= 12 ? "2011-01-01" : "2011-01-02");
+  }
+  o.mode = SuggestMode::kDiscover;
+  const auto discover = rec.recommend(h, o);
+  for (std::size_t k = 0; k < 10; ++k) EXPECT_EQ(discover.suggestions[k].item->id, fresh[k].second);
+  o.mode = SuggestMode::kMixed;
+  o.exclude_purchased = true;  // the same as discover
+  EXPECT_EQ(ids(rec.recommend(h, o)), ids(discover));
+  o.mode = SuggestMode::kBuyAgain;
+  EXPECT_THROW(rec.recommend(h, o), Error);
+  o.exclude_purchased = false;
+  o.mode = SuggestMode::kAll;
+  std::vector<std::pair<double, std::string>> all(again);
+  all.insert(all.end(), fresh.begin(), fresh.end());
+  std::sort(all.rbegin(), all.rend());
+  const auto by_score = rec.recommend(h, o);
+  for (std::size_t k = 0; k < 10; ++k) EXPECT_EQ(by_score.suggestions[k].item->id, all[k].second);
+
+  EXPECT_EQ(to_string(SuggestMode::kBuyAgain), "buy-again");
+  EXPECT_EQ(parse_suggest_mode("discover"), SuggestMode::kDiscover);
+  EXPECT_EQ(parse_suggest_mode("Mixed"), std::nullopt);
 }

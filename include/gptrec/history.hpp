@@ -68,9 +68,26 @@ struct Basket {
 // The purchase events grouped into baskets, ordered by their first event (stable).
 std::vector<Basket> purchase_baskets(const History& history);
 
+// What a customer did with one item, counted in occasions: an occasion is an order (or a calendar
+// date when events have no order; an event when they have neither), as baskets are.
+struct ItemActivity {
+  int times_bought = 0;     // purchase occasions (baskets) with the item
+  int times_returned = 0;   // return occasions with the item (events of type "return")
+  std::string last_bought;  // "YYYY-MM-DD" of the last purchase; "" without dates or purchases
+
+  // The share of the item the customer kept, in [0, 1]: 1 - times_returned / times_bought,
+  // clamped at 0 (and 0 for an item returned but never bought in the history). Suggestion scores
+  // are multiplied by it (README, "Returns").
+  double kept_share() const;
+};
+
+// Every item the history bought or returned, with its activity.
+std::unordered_map<std::string, ItemActivity> item_activity(const History& history);
+
 // A list of items that can be suggested. Parsed from [{...}, ...] or {"items": [...]}: "id" (or
-// "item"), "name" (default: the id), "price", "category", "available" (default true), "count"
-// (or "purchases"). Errors name the path: "catalog.json: [4].price: expected a number".
+// "item"), "name" (default: the id), "price", "category", "available" (default true), "product"
+// (default true; false: not merchandise, never suggested), "count" (or "purchases"). Errors name
+// the path: "catalog.json: [4].price: expected a number".
 class Catalog {
  public:
   Catalog() = default;

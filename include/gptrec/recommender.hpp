@@ -74,14 +74,32 @@ struct PromptTemplate {
   static PromptTemplate parse(std::string_view json_text, std::string_view source);
 };
 
+// Which items a list of suggestions holds (README, "suggest").
+enum class SuggestMode {
+  kMixed,     // the customer's best re-buys and the best items new to them: half the list (rounded
+              // down) for re-buys, the rest for new items; a side short of candidates (of positive
+              // score) leaves its places to the other; listed together by score
+  kBuyAgain,  // only items the customer bought before
+  kDiscover,  // only items the customer never bought
+  kAll,       // every item by score alone, as the model ranks them
+};
+// "mixed", "buy-again", "discover", "all"; parse_suggest_mode returns nullopt for other text.
+std::string_view to_string(SuggestMode m);
+std::optional<SuggestMode> parse_suggest_mode(std::string_view text);
+
 struct RecommendOptions {
   int top_n = 10;
-  bool exclude_purchased = false;       // only items the customer has not bought
+  SuggestMode mode = SuggestMode::kMixed;
+  bool exclude_purchased = false;       // the same as mode kDiscover (kept for compatibility)
   std::optional<std::string> category;  // only items of this category
   bool explain = false;                 // attribute each suggestion to history items
   int explain_reasons = 2;              // history items named per suggestion
   int explain_candidates = 32;          // most recent distinct history items tried by occlusion
 };
+
+// Throws Error(kInvalidArgument) for top_n < 1, or exclude_purchased with a mode other than
+// kMixed or kDiscover. recommend() checks its options so; callers may check them earlier.
+void check_options(const RecommendOptions& options);
 
 struct Reason {
   std::string item_id;
@@ -93,8 +111,11 @@ struct Suggestion {
   int rank = 0;                       // 1 = best
   const CatalogItem* item = nullptr;  // into the Recommender's catalog: valid while it lives
   double score = 0;
-  bool purchased_before = false;
-  std::vector<Reason> because;  // with options.explain: items that raised the score most
+  bool purchased_before = false;  // times_bought > 0
+  int times_bought = 0;           // the customer's orders (baskets) with the item
+  int times_returned = 0;         // the customer's returns of it (ItemActivity, history.hpp)
+  std::string last_bought;        // date of the last order with it ("" without dates)
+  std::vector<Reason> because;    // with options.explain: items that raised the score most
 };
 
 enum class ScoreKind { kProbability, kMeanLogprob, kPopularity };
@@ -137,14 +158,24 @@ class Recommender {
   const std::vector<CatalogItem>& catalog() const { return catalog_; }
   // Catalog items that could not be scored (unknown to an item model).
   const std::vector<std::string>& unscorable_items() const { return unscorable_; }
+  // False when the catalog or the item vocabulary marks the item "product": false (postage, fees:
+  // never suggested, never a reason); true for products and for items neither knows.
+  bool is_product(const std::string& item_id) const;
 
  private:
   Recommender() = default;
   Recommendations recommend_items(const History& history, const RecommendOptions& options) const;
   Recommendations recommend_text(const History& history, const RecommendOptions& options) const;
-  void rank_by_popularity(const std::vector<bool>& allowed, int top_n, Recommendations& out) const;
-  std::vector<bool> allowed_candidates(const History& history,
-                                       const RecommendOptions& options) const;
+  // Candidates that may be suggested: available products of the requested category.
+  std::vector<bool> allowed_candidates(const RecommendOptions& options) const;
+  // Applies the return rule to `scores` (per candidate; out.score_kind says their scale) and
+  // appends the suggestions options.mode chooses.
+  void add_suggestions(std::vector<double>& scores, const std::vector<bool>& allowed,
+                       const std::unordered_map<std::string, ItemActivity>& activity,
+                       const RecommendOptions& options, Recommendations& out) const;
+  void add_popular_suggestions(const std::vector<bool>& allowed,
+                               const std::unordered_map<std::string, ItemActivity>& activity,
+                               const RecommendOptions& options, Recommendations& out) const;
 
   std::filesystem::path directory_;
   std::shared_ptr<const Model> model_;
@@ -153,7 +184,6 @@ class Recommender {
   std::vector<CatalogItem> catalog_;                // candidates
   std::vector<int> candidate_token_;                // item models: token id per candidate
   std::vector<std::vector<int>> candidate_tokens_;  // text models: tokens of each candidate text
-  std::vector<std::size_t> by_popularity_;          // candidate indices, most popular first
   std::unordered_map<std::string, std::size_t> candidate_index_;
   std::vector<std::string> unscorable_;
   PromptTemplate template_;

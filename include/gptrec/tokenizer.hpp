@@ -100,6 +100,9 @@ struct CatalogItem {
   std::optional<double> price;
   std::string category;
   bool available = true;
+  // False for an order line that is not merchandise (postage, fees, discounts, adjustments): it is
+  // read in histories but never suggested and never given as a reason (docs/FORMATS.md).
+  bool product = true;
   std::int64_t count = 0;  // purchases in the training data (popularity)
 };
 

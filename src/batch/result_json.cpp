@@ -10,15 +10,26 @@ nlohmann::ordered_json optional_price(const CatalogItem& item) {
   return item.price ? nlohmann::ordered_json(*item.price) : nlohmann::ordered_json();
 }
 
+// What the customer did with the item: bought before, how often, last when; returns.
+void add_activity(const Suggestion& s, nlohmann::ordered_json& e) {
+  e["purchased_before"] = s.purchased_before;
+  e["times_bought"] = s.times_bought;
+  e["last_bought"] =
+      s.last_bought.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s.last_bought);
+  e["times_returned"] = s.times_returned;
+}
+
 }  // namespace
 
 nlohmann::ordered_json suggestions_json(const Recommendations& r, const std::string& model_dir,
-                                        const Recommender& rec, bool explain) {
+                                        const Recommender& rec, const RecommendOptions& options,
+                                        bool explain) {
   nlohmann::ordered_json j;
   j["customer_id"] = r.customer_id;
   j["model"] = model_dir;
   j["model_kind"] = to_string(rec.kind());
   j["score"] = to_string(r.score_kind);
+  j["mode"] = to_string(options.exclude_purchased ? SuggestMode::kDiscover : options.mode);
   j["fallback"] =
       r.fallback_reason ? nlohmann::ordered_json(*r.fallback_reason) : nlohmann::ordered_json();
   j["history"] = {{"items_used", r.history_items_used},
@@ -34,7 +45,7 @@ nlohmann::ordered_json suggestions_json(const Recommendations& r, const std::str
     e["category"] = s.item->category.empty() ? nlohmann::ordered_json()
                                              : nlohmann::ordered_json(s.item->category);
     e["score"] = s.score;
-    e["purchased_before"] = s.purchased_before;
+    add_activity(s, e);
     if (explain) {
       nlohmann::ordered_json because = nlohmann::ordered_json::array();
       for (const Reason& b : s.because)
@@ -74,11 +85,14 @@ ScoredRecord score_record(const Recommender& rec, const RecommendOptions& option
     if (!recs.unknown_items.empty()) out["unknown_items"] = recs.unknown_items;
     if (!h.warnings.empty()) out["warnings"] = h.warnings;
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (const Suggestion& s : recs.suggestions)
-      list.push_back({{"item", s.item->id},
-                      {"name", s.item->name},
-                      {"price", optional_price(*s.item)},
-                      {"score", s.score}});
+    for (const Suggestion& s : recs.suggestions) {
+      nlohmann::ordered_json e = {{"item", s.item->id},
+                                  {"name", s.item->name},
+                                  {"price", optional_price(*s.item)},
+                                  {"score", s.score}};
+      add_activity(s, e);
+      list.push_back(std::move(e));
+    }
     out["suggestions"] = std::move(list);
   } catch (const Error& e) {
     result.json = error_record(line_number, customer_id, e.what());

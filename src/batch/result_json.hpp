@@ -11,9 +11,11 @@
 
 namespace gptrec::batch {
 
-// The `suggest --format json` document. `model_dir` is shown as given; `explain` adds "because".
+// The `suggest --format json` document. `model_dir` is shown as given, "mode" is the options';
+// `explain` adds "because".
 nlohmann::ordered_json suggestions_json(const Recommendations& r, const std::string& model_dir,
-                                        const Recommender& rec, bool explain);
+                                        const Recommender& rec, const RecommendOptions& options,
+                                        bool explain);
 
 struct ScoredRecord {
   nlohmann::ordered_json json;  // the result, or {"line", "customer_id", "error"}

@@ -40,6 +40,7 @@ struct ScoreOptions {
   int threads = 0;
   std::string shard;
   bool resume = false;
+  std::string mode = "mixed";
   bool exclude_purchased = false;
   bool quiet = false;
 };
@@ -209,6 +210,7 @@ nlohmann::ordered_json describe_run(const ScoreOptions& o, const std::string& mo
           ? nlohmann::ordered_json()
           : nlohmann::ordered_json{{"path", o.catalog}, {"fingerprint", fingerprint(o.catalog)}};
   j["top"] = o.top;
+  j["mode"] = o.mode;
   j["exclude_purchased"] = o.exclude_purchased;
   j["shard"] = o.shard;
   return j;
@@ -262,7 +264,7 @@ void check_same_run(const std::string& output, const nlohmann::ordered_json& now
       differences.push_back(std::string("the ") + file + " differs (" +
                             shown(file_field(then, file, "path")) + " then, " +
                             shown(file_field(now, file, "path")) + " now)");
-  for (const char* key : {"top", "exclude_purchased", "shard"})
+  for (const char* key : {"top", "mode", "exclude_purchased", "shard"})
     if (option(then, key) != option(now, key))
       differences.push_back(std::string("--") +
                             (key == std::string("exclude_purchased") ? "exclude-purchased" : key) +
@@ -321,15 +323,17 @@ int run_score(const ScoreOptions& o) {
     throw Error(ErrorCode::kInvalidArgument, "--threads must be 0 (all cores) or more");
   if (o.resume && o.output == "-")
     throw Error(ErrorCode::kInvalidArgument, "--resume needs an --output file");
+  RecommendOptions options;
+  options.top_n = o.top;
+  options.mode = *parse_suggest_mode(o.mode);
+  options.exclude_purchased = o.exclude_purchased;
+  check_options(options);
   const std::string model_dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
   std::optional<Catalog> catalog;
   if (!o.catalog.empty())
     catalog = Catalog::parse(read_input(o.catalog, kMaxCatalogBytes), o.catalog);
   const Recommender rec = Recommender::load(model_dir, std::move(catalog));
   check_has_candidates(rec, o.catalog);
-  RecommendOptions options;
-  options.top_n = o.top;
-  options.exclude_purchased = o.exclude_purchased;
 
   LineReader reader(o.input);
   // The run is described beside an output file only (not beside /dev/null, a pipe or stdout).
@@ -455,8 +459,9 @@ Runner add_score(CLI::App& app) {
   sub->add_option("--shard", o->shard, "Score only shard i of n (i/n, by customer id hash)");
   sub->add_flag("--resume", o->resume,
                 "Continue a killed run: keep the complete lines of --output");
+  add_mode_option(sub, o->mode);
   sub->add_flag("--exclude-purchased", o->exclude_purchased,
-                "Only items the customer has not bought");
+                "Only items the customer has not bought (the same as --mode discover)");
   sub->add_flag("--quiet", o->quiet, "No progress bar and no summary");
   return [o] { return run_score(*o); };
 }

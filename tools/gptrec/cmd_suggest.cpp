@@ -1,4 +1,5 @@
 // gptrec suggest: a customer's history in, ranked and explained catalog suggestions out.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -20,6 +21,7 @@ struct SuggestOptions {
   std::string history;
   std::string catalog;
   int top = 10;
+  std::string mode = "mixed";
   bool exclude_purchased = false;
   std::string category;
   bool explain = false;
@@ -38,22 +40,35 @@ std::string score_meaning(ScoreKind k) {
   return "";
 }
 
-std::string reason_text(const Suggestion& s, bool explain) {
-  std::string text = s.purchased_before ? "buy again" : "new for you";
+std::string times(int n) { return n == 1 ? "once" : std::to_string(n) + " times"; }
+
+// "bought 7 times, last on 2011-11-03, returned once; because you bought A, B", or for an item
+// new to the customer "new for you; because ..." ("because ..." alone under a section heading).
+std::string reason_text(const Suggestion& s, bool explain, bool in_section) {
+  std::string text = in_section ? "" : "new for you";
+  if (s.purchased_before) {
+    text = "bought " + times(s.times_bought);
+    if (!s.last_bought.empty()) text += ", last on " + s.last_bought;
+  }
+  auto append = [&text](const std::string& part, const char* separator) {
+    text += (text.empty() ? "" : separator) + part;
+  };
+  if (s.times_returned > 0) append("returned " + times(s.times_returned), ", ");
   if (explain) {
-    if (s.because.empty()) {
-      text += "; no single past item raised it";
-    } else {
-      text += "; because you bought ";
+    if (!s.because.empty()) {
+      std::string names;
       for (std::size_t i = 0; i < s.because.size(); ++i)
-        text += (i ? ", " : "") + s.because[i].name;
+        names += (i ? ", " : "") + s.because[i].name;
+      append("because you bought " + names, "; ");
+    } else if (!s.purchased_before) {
+      append("no single past item raised it", "; ");
     }
   }
   return text;
 }
 
 void print_table(const Recommendations& r, const std::string& model_dir, const Recommender& rec,
-                 bool explain) {
+                 SuggestMode mode, bool explain) {
   std::printf("Suggestions for customer %s from %s (%s model)\n",
               r.customer_id.empty() ? "(no id)" : r.customer_id.c_str(), model_dir.c_str(),
               rec.kind() == ModelKind::kItems ? "item" : "text");
@@ -67,7 +82,7 @@ void print_table(const Recommendations& r, const std::string& model_dir, const R
 
   Table t({"rank", "item", "name", "price", "score", "reason"},
           {true, false, false, true, true, false});
-  for (const Suggestion& s : r.suggestions) {
+  auto add_row = [&](const Suggestion& s, bool in_section) {
     char price[32] = "";
     if (s.item->price) std::snprintf(price, sizeof price, "%.2f", *s.item->price);
     char score[32];
@@ -78,7 +93,21 @@ void print_table(const Recommendations& r, const std::string& model_dir, const R
     else
       std::snprintf(score, sizeof score, "%.3f", s.score);
     t.add({std::to_string(s.rank), s.item->id, truncate_display(s.item->name, 40), price, score,
-           reason_text(s, explain)});
+           reason_text(s, explain, in_section)});
+  };
+  // Mixed lists show their two kinds as sections (ranks stay those of the whole list).
+  const bool both = std::any_of(r.suggestions.begin(), r.suggestions.end(),
+                                [](const Suggestion& s) { return s.purchased_before; }) &&
+                    std::any_of(r.suggestions.begin(), r.suggestions.end(),
+                                [](const Suggestion& s) { return !s.purchased_before; });
+  if (mode == SuggestMode::kMixed && both) {
+    for (const bool again : {true, false}) {
+      t.add_heading(again ? "Buy again" : "New for you");
+      for (const Suggestion& s : r.suggestions)
+        if (s.purchased_before == again) add_row(s, true);
+    }
+  } else {
+    for (const Suggestion& s : r.suggestions) add_row(s, false);
   }
   t.print(stdout);
   if (r.suggestions.empty()) std::printf("(no catalog item passes the filters)\n");
@@ -88,6 +117,13 @@ int run_suggest(const SuggestOptions& o) {
   if (o.top < 1)
     throw Error(ErrorCode::kInvalidArgument,
                 "--top must be at least 1, got " + std::to_string(o.top));
+  RecommendOptions options;
+  options.top_n = o.top;
+  options.mode = *parse_suggest_mode(o.mode);
+  options.exclude_purchased = o.exclude_purchased;
+  if (!o.category.empty()) options.category = o.category;
+  options.explain = o.explain;
+  check_options(options);
   const std::string model_dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
   // Inputs are read and checked before the model is loaded: bad input fails fast.
   const std::string history_text = read_input(o.history);
@@ -99,11 +135,6 @@ int run_suggest(const SuggestOptions& o) {
 
   const Recommender rec = Recommender::load(model_dir, std::move(catalog));
   check_has_candidates(rec, o.catalog);
-  RecommendOptions options;
-  options.top_n = o.top;
-  options.exclude_purchased = o.exclude_purchased;
-  if (!o.category.empty()) options.category = o.category;
-  options.explain = o.explain;
   const Recommendations r = rec.recommend(history, options);
 
   if (!r.unknown_items.empty())
@@ -111,15 +142,24 @@ int run_suggest(const SuggestOptions& o) {
          (r.unknown_items.size() == 1 ? " is" : "s are") +
          " unknown to the model and skipped: " + join_limited(r.unknown_items, 10));
   if (o.format == "json")
-    std::cout << batch::suggestions_json(r, model_dir, rec, o.explain).dump(2) << "\n";
+    std::cout << batch::suggestions_json(r, model_dir, rec, options, o.explain).dump(2) << "\n";
   else
-    print_table(r, model_dir, rec, o.explain);
+    print_table(r, model_dir, rec, options.mode, o.explain);
   std::cout.flush();
   if (!std::cout || std::ferror(stdout)) throw Error(ErrorCode::kIo, "<stdout>: write failed");
   return 0;
 }
 
 }  // namespace
+
+CLI::Option* add_mode_option(CLI::App* sub, std::string& mode) {
+  return sub
+      ->add_option("--mode", mode,
+                   "mixed: the best re-buys and new items, half each; buy-again: only items bought "
+                   "before; discover: only new items; all: by score alone")
+      ->check(CLI::IsMember({"mixed", "buy-again", "discover", "all"}))
+      ->capture_default_str();
+}
 
 Runner add_suggest(CLI::App& app) {
   auto o = std::make_shared<SuggestOptions>();
@@ -133,8 +173,9 @@ Runner add_suggest(CLI::App& app) {
   sub->add_option("--catalog", o->catalog,
                   "Catalog JSON: restricts (item models) or provides (text models) the candidates");
   sub->add_option("--top", o->top, "How many suggestions")->capture_default_str();
+  add_mode_option(sub, o->mode);
   sub->add_flag("--exclude-purchased", o->exclude_purchased,
-                "Only items the customer has not bought");
+                "Only items the customer has not bought (the same as --mode discover)");
   sub->add_option("--category", o->category, "Only items of this category");
   sub->add_flag("--explain", o->explain,
                 "Name the past purchases that raised each suggestion most (occlusion)");

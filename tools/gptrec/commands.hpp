@@ -20,4 +20,8 @@ Runner add_eval(CLI::App& app);
 Runner add_score(CLI::App& app);
 Runner add_quantize(CLI::App& app);
 
+// suggest's and score's --mode (mixed, buy-again, discover, all; README "suggest"), stored as text
+// that parse_suggest_mode accepts.
+CLI::Option* add_mode_option(CLI::App* sub, std::string& mode);
+
 }  // namespace gptrec::cli

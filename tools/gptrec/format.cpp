@@ -116,16 +116,30 @@ void ProgressBar::finish() {
 
 Table::Table(std::vector<std::string> header, std::vector<bool> right) : right_(std::move(right)) {
   rows_.push_back(std::move(header));
+  heading_.push_back(false);
 }
 
-void Table::add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+void Table::add(std::vector<std::string> row) {
+  rows_.push_back(std::move(row));
+  heading_.push_back(false);
+}
+
+void Table::add_heading(std::string text) {
+  rows_.push_back({std::move(text)});
+  heading_.push_back(true);
+}
 
 void Table::print(std::FILE* out) const {
   std::vector<std::size_t> widths(rows_[0].size(), 0);
-  for (const auto& row : rows_)
-    for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c)
-      widths[c] = std::max(widths[c], display_width(row[c]));
-  for (const auto& row : rows_) {
+  for (std::size_t r = 0; r < rows_.size(); ++r)
+    for (std::size_t c = 0; c < rows_[r].size() && c < widths.size() && !heading_[r]; ++c)
+      widths[c] = std::max(widths[c], display_width(rows_[r][c]));
+  for (std::size_t r = 0; r < rows_.size(); ++r) {
+    const auto& row = rows_[r];
+    if (heading_[r]) {
+      std::fprintf(out, "%s\n", row[0].c_str());
+      continue;
+    }
     std::string line;
     for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c) {
       const std::string pad(widths[c] - display_width(row[c]), ' ');

@@ -48,10 +48,13 @@ class Table {
  public:
   Table(std::vector<std::string> header, std::vector<bool> right);
   void add(std::vector<std::string> row);
+  // A line of its own between rows (e.g. a section title), not aligned and not counted in widths.
+  void add_heading(std::string text);
   void print(std::FILE* out) const;
 
  private:
   std::vector<std::vector<std::string>> rows_;
+  std::vector<bool> heading_;  // per row
   std::vector<bool> right_;
 };
 
