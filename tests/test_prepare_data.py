@@ -50,6 +50,19 @@ with tempfile.TemporaryDirectory() as tmp:
         check(gzip.decompress((tmp / "out.jsonl.gz").read_bytes()) == want,
               f"{kind} {src.name}: the gzip round differs from {expected.name}")
 
+    # The Online Retail catalog, service lines marked "product": false.
+    catalog = tmp / "catalog.json"
+    r = subprocess.run(["sh", str(script), "online-retail", str(data / "online-retail" / "sample.csv"),
+                        str(tmp / "h.jsonl"), "--catalog", str(catalog)], capture_output=True, text=True)
+    check(r.returncode == 0, f"--catalog: exit {r.returncode}: {r.stderr}")
+    check(catalog.exists() and catalog.read_bytes() ==
+          (data / "online-retail" / "sample.catalog.json").read_bytes(),
+          "online-retail --catalog: differs from sample.catalog.json")
+    r = subprocess.run(["sh", str(script), "sequences", str(data / "s3rec" / "pairs.txt"),
+                        str(tmp / "s.jsonl"), "--catalog", str(catalog)], capture_output=True, text=True)
+    check(r.returncode == 2 and "only the online-retail data has a catalog" in r.stderr,
+          f"sequences --catalog: {r.returncode} {r.stderr}")
+
     # Bad input: one line on stderr naming the file, non-zero exit.
     bad = tmp / "bad.csv"
     bad.write_text("InvoiceNo,StockCode\n1,2\n")

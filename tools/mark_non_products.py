@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gptrec_tools import non_products  # noqa: E402
-from gptrec_tools.items_json import write_items_json  # noqa: E402
+from gptrec_tools.items_json import write_catalog, write_items_json  # noqa: E402
 
 
 def main(argv=None):
@@ -41,13 +41,8 @@ def main(argv=None):
     if is_vocabulary:
         write_items_json(out, items, doc["special_tokens"])
     else:
-        with open(out, "w", encoding="utf-8") as f:
-            listing = "[\n" + ",\n".join(json.dumps(e, ensure_ascii=False) for e in items) + "\n]"
-            if isinstance(doc, dict):  # {"items": [...], ...}: the other keys as they were
-                rest = {k: v for k, v in doc.items() if k != "items"}
-                listing = json.dumps(rest, ensure_ascii=False)[:-1] + (", " if rest else "") + \
-                    '"items": ' + listing + "}"
-            f.write(listing + "\n")
+        write_catalog(out, items, {k: v for k, v in doc.items() if k != "items"}
+                      if isinstance(doc, dict) else None)
     print(f"{out}: {len(marked)} of {len(items)} items are not products: {', '.join(marked)}")
 
 
