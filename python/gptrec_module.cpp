@@ -226,6 +226,13 @@ std::string fspath(const py::handle& path) {
   return py::str(py::module_::import("os").attr("fspath")(path));
 }
 
+// The keyword arguments need=, min_price=, max_price= (RecommendOptions::need, min_price,
+// max_price) of suggest(), score() and score_lines().
+struct NeedArguments {
+  std::optional<std::string> need;
+  std::optional<double> min_price, max_price;
+};
+
 class PyRecommender {
  public:
   PyRecommender(const py::object& model_dir, const py::object& catalog)
@@ -252,12 +259,16 @@ class PyRecommender {
         gptrec::Recommender::load(model_dir_, std::move(parsed)));
   }
 
-  // The options of `top`, `mode` (suggest's --mode names) and `exclude_purchased` (the same as
-  // mode "discover"). Throws Error(kInvalidArgument) for an unknown mode or a contradiction.
+  // The options of `top`, `mode` (suggest's --mode names), `exclude_purchased` (the same as
+  // mode "discover") and need=, min_price=, max_price=. Throws Error(kInvalidArgument) for an
+  // unknown mode, a contradiction or a bad need or price bound (check_options).
   static gptrec::RecommendOptions options_of(int top, const std::string& mode,
-                                             bool exclude_purchased) {
+                                             bool exclude_purchased, const NeedArguments& need) {
     gptrec::RecommendOptions options;
     options.top_n = top;
+    options.need = need.need;
+    options.min_price = need.min_price;
+    options.max_price = need.max_price;
     const auto parsed = gptrec::parse_suggest_mode(mode);
     if (!parsed)
       throw gptrec::Error(gptrec::ErrorCode::kInvalidArgument,
@@ -270,8 +281,8 @@ class PyRecommender {
 
   py::object suggest(const py::handle& history, int top, bool exclude_purchased,
                      const std::optional<std::string>& category, bool explain,
-                     const std::string& mode) const {
-    gptrec::RecommendOptions options = options_of(top, mode, exclude_purchased);
+                     const std::string& mode, const NeedArguments& need) const {
+    gptrec::RecommendOptions options = options_of(top, mode, exclude_purchased, need);
     options.category = category;
     options.explain = explain;
     std::string text;
@@ -293,7 +304,7 @@ class PyRecommender {
   // score() (as_lines false: dicts) and score_lines() (the output lines as str).
   py::list score(const py::iterable& records, int top, bool exclude_purchased, int threads,
                  const std::string& source, const py::object& line_numbers, bool as_lines,
-                 const std::string& mode) const {
+                 const std::string& mode, const NeedArguments& need) const {
     if (top < 1)
       throw gptrec::Error(gptrec::ErrorCode::kInvalidArgument,
                           "top must be at least 1, got " + std::to_string(top));
@@ -301,7 +312,7 @@ class PyRecommender {
       throw gptrec::Error(gptrec::ErrorCode::kInvalidArgument,
                           "threads must be 0 (all cores) or more");
     gptrec::batch::BatchOptions batch_options;
-    batch_options.recommend = options_of(top, mode, exclude_purchased);
+    batch_options.recommend = options_of(top, mode, exclude_purchased, need);
     batch_options.source = source;
     batch_options.threads = threads;
     batch_options.on_unexpected = gptrec::batch::OnUnexpected::kRethrow;  // raised in Python
@@ -380,41 +391,64 @@ Returns one result per record, in order: {"line", "customer_id", "score", "fallb
 "last_bought", "times_returned"}], ("unknown_items")}, or for a bad record
 {"line", "customer_id", "error"}. Lines are numbered 1, 2, ... unless line_numbers gives them;
 `source` prefixes error messages (the CLI uses the input file's path). Records are scored in
-parallel on `threads` threads (0: all cores) with the GIL released. mode: as suggest's.)";
+parallel on `threads` threads (0: all cores) with the GIL released. mode, need, min_price,
+max_price: as suggest's, for every record (a record's own "need" field wins); with a need a result
+also has "need_fallback".)";
 
   py::class_<PyRecommender>(m, "Recommender", "A loaded model and its catalog; thread-safe.")
       .def(py::init<const py::object&, const py::object&>(), py::arg("model_dir"),
            py::arg("catalog") = py::none())
-      .def("suggest", &PyRecommender::suggest, py::arg("history"), py::arg("top") = 10,
-           py::arg("exclude_purchased") = false, py::arg("category") = py::none(),
-           py::arg("explain") = false, py::arg("mode") = "mixed",
-           R"(Suggestions for one customer: a dict like `gptrec suggest --format json`.
+      .def(
+          "suggest",
+          [](const PyRecommender& self, const py::handle& history, int top, bool exclude_purchased,
+             const std::optional<std::string>& category, bool explain, const std::string& mode,
+             const std::optional<std::string>& need, const std::optional<double>& min_price,
+             const std::optional<double>& max_price) {
+            return self.suggest(history, top, exclude_purchased, category, explain, mode,
+                                NeedArguments{need, min_price, max_price});
+          },
+          py::arg("history"), py::arg("top") = 10, py::arg("exclude_purchased") = false,
+          py::arg("category") = py::none(), py::arg("explain") = false, py::arg("mode") = "mixed",
+          py::arg("need") = py::none(), py::arg("min_price") = py::none(),
+          py::arg("max_price") = py::none(),
+          R"(Suggestions for one customer: a dict like `gptrec suggest --format json`.
 
 history: a dict {"customer_id", "events": [...]}, a list of events, or its JSON text.
 mode: "mixed" (the best re-buys and new items, half each), "buy-again", "discover" or "all"
-(by score alone), as `gptrec suggest --mode`.)")
+(by score alone), as `gptrec suggest --mode`.
+need: what the customer is looking for ("lunch bag"): only products whose name fits it; when none
+does, the result's "need"["fallback"] says so and the suggestions are the ones without it.
+min_price, max_price: only items with a catalog price in the range.)")
       .def(
           "score",
           [](const PyRecommender& self, const py::iterable& records, int top,
              bool exclude_purchased, int threads, const std::string& source,
-             const py::object& line_numbers, const std::string& mode) {
+             const py::object& line_numbers, const std::string& mode,
+             const std::optional<std::string>& need, const std::optional<double>& min_price,
+             const std::optional<double>& max_price) {
             return self.score(records, top, exclude_purchased, threads, source, line_numbers, false,
-                              mode);
-          },
-          py::arg("records"), py::arg("top") = 10, py::arg("exclude_purchased") = false,
-          py::arg("threads") = 0, py::arg("source") = "<records>",
-          py::arg("line_numbers") = py::none(), py::arg("mode") = "mixed", score_doc)
-      .def(
-          "score_lines",
-          [](const PyRecommender& self, const py::iterable& records, int top,
-             bool exclude_purchased, int threads, const std::string& source,
-             const py::object& line_numbers, const std::string& mode) {
-            return self.score(records, top, exclude_purchased, threads, source, line_numbers, true,
-                              mode);
+                              mode, NeedArguments{need, min_price, max_price});
           },
           py::arg("records"), py::arg("top") = 10, py::arg("exclude_purchased") = false,
           py::arg("threads") = 0, py::arg("source") = "<records>",
           py::arg("line_numbers") = py::none(), py::arg("mode") = "mixed",
+          py::arg("need") = py::none(), py::arg("min_price") = py::none(),
+          py::arg("max_price") = py::none(), score_doc)
+      .def(
+          "score_lines",
+          [](const PyRecommender& self, const py::iterable& records, int top,
+             bool exclude_purchased, int threads, const std::string& source,
+             const py::object& line_numbers, const std::string& mode,
+             const std::optional<std::string>& need, const std::optional<double>& min_price,
+             const std::optional<double>& max_price) {
+            return self.score(records, top, exclude_purchased, threads, source, line_numbers, true,
+                              mode, NeedArguments{need, min_price, max_price});
+          },
+          py::arg("records"), py::arg("top") = 10, py::arg("exclude_purchased") = false,
+          py::arg("threads") = 0, py::arg("source") = "<records>",
+          py::arg("line_numbers") = py::none(), py::arg("mode") = "mixed",
+          py::arg("need") = py::none(), py::arg("min_price") = py::none(),
+          py::arg("max_price") = py::none(),
           "Like score(), but each result as its JSON line (str, no newline), byte for byte the "
           "line "
           "`gptrec score` writes.")

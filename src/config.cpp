@@ -1,6 +1,7 @@
 #include "gptrec/config.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -84,6 +85,9 @@ void ModelConfig::validate(std::string_view source) const {
          "\"gptrec.repeat.weight\" must be in [0, 1), got " + std::to_string(repeat.weight));
   if (!(repeat.decay > 0.0 && repeat.decay <= 1.0))
     fail(source, "\"gptrec.repeat.decay\" must be in (0, 1], got " + std::to_string(repeat.decay));
+  if (!(need_weight >= 0.0 && std::isfinite(need_weight)))
+    fail(source,
+         "\"gptrec.need.weight\" must be a finite number >= 0, got " + std::to_string(need_weight));
   // Bounds that keep every buffer size far from overflow; far above any model gptrec targets.
   constexpr int kMaxDim = 1 << 20;
   if (vocab_size > (1 << 24) || n_ctx > kMaxDim || n_embd > kMaxDim || n_inner > 4 * kMaxDim ||
@@ -177,6 +181,14 @@ ModelConfig parse_model_config(std::string_view json_text, std::string_view sour
       c.repeat.decay = number("decay", 1.0);
       if (c.kind != ModelKind::kItems)
         fail(source, "\"gptrec.repeat\": only item models have a repeat component");
+    }
+    if (const json* n = find_key(*g, {"need"})) {
+      if (!n->is_object()) fail(source, "\"gptrec.need\": expected an object");
+      if (const json* w = find_key(*n, {"weight"})) {
+        if (!w->is_number())
+          fail(source, "\"gptrec.need.weight\": expected a number, got " + w->dump());
+        c.need_weight = w->get<double>();
+      }
     }
   }
 

@@ -247,7 +247,7 @@ class HistoryReader {
   // What an open container is to the history.
   enum class Role { kRootObject, kEvents, kEvent, kIgnored };
   // What the value about to be read is.
-  enum class Slot { kRoot, kCustomerId, kEvents, kEvent, kEventField, kIgnored };
+  enum class Slot { kRoot, kCustomerId, kNeed, kEvents, kEvent, kEventField, kIgnored };
 
   Slot slot_of_next_value() const {
     if (roles_.empty()) return Slot::kRoot;
@@ -255,6 +255,7 @@ class HistoryReader {
       case Role::kRootObject: {
         const std::string& key = structure_.current_key();
         return key == "customer_id" ? Slot::kCustomerId
+               : key == "need"      ? Slot::kNeed
                : key == "events"    ? Slot::kEvents
                                     : Slot::kIgnored;
       }
@@ -347,6 +348,9 @@ class HistoryReader {
       case Slot::kCustomerId:
         customer_id_ = std::move(value);
         break;
+      case Slot::kNeed:
+        need_ = std::move(value);
+        break;
       case Slot::kEvents:
         events_found_ = true;
         remember(document_error_,
@@ -393,7 +397,7 @@ class HistoryReader {
   bool events_found_ = false;
   std::string events_prefix_;  // "events", or "" when the document is a bare array
   std::size_t event_index_ = 0;
-  FieldValue customer_id_;
+  FieldValue customer_id_, need_;
   FieldValue item_, type_, timestamp_, date_, quantity_, order_, rating_;  // of the current event
   std::optional<bool> timed_;
   std::optional<std::string> document_error_, event_error_;
@@ -527,6 +531,11 @@ History HistoryReader::finish() {
     auto text = customer_id_.id_text();
     if (!text) fail(source_, "customer_id", "expected a string, got " + customer_id_.type_name());
     h.customer_id = std::move(*text);
+  }
+  if (need_.present()) {
+    if (need_.kind != FieldValue::Kind::kString)
+      fail(source_, "need", "expected a string, got " + need_.type_name());
+    h.need = need_.text;
   }
   if (!events_found_) fail(source_, "events", "missing");
   if (document_error_) throw Error(ErrorCode::kBadInput, *document_error_);

@@ -24,6 +24,8 @@ std::string_view to_string(ScoreKind k) {
       return "mean_logprob";
     case ScoreKind::kPopularity:
       return "popularity";
+    case ScoreKind::kNeedProbability:
+      return "need_probability";
   }
   return "?";
 }
@@ -55,16 +57,30 @@ SuggestMode effective_mode(const RecommendOptions& options) {
   return options.exclude_purchased ? SuggestMode::kDiscover : options.mode;
 }
 
-// Replaces every "{key}" in `text` by its value.
-std::string render(std::string text,
+// Replaces every "{key}" in `text` by its value, in one pass: a value is never read as a template
+// (a product name or a need that holds "{history}" stays as it is).
+std::string render(std::string_view text,
                    std::initializer_list<std::pair<std::string_view, std::string_view>> values) {
-  for (const auto& [key, value] : values) {
-    const std::string placeholder = "{" + std::string(key) + "}";
-    for (std::size_t at = text.find(placeholder); at != std::string::npos;
-         at = text.find(placeholder, at + value.size()))
-      text.replace(at, placeholder.size(), value);
+  std::string out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t open = text.find('{', at);
+    if (open == std::string_view::npos) break;
+    out.append(text.substr(at, open - at));
+    at = open + 1;
+    bool replaced = false;
+    for (const auto& [key, value] : values)
+      if (text.substr(open + 1, key.size()) == key && open + 1 + key.size() < text.size() &&
+          text[open + 1 + key.size()] == '}') {
+        out.append(value);
+        at = open + key.size() + 2;
+        replaced = true;
+        break;
+      }
+    if (!replaced) out.push_back('{');
   }
-  return text;
+  if (at < text.size()) out.append(text.substr(at));
+  return out;
 }
 
 bool same_text_ignoring_case(std::string_view a, std::string_view b) {
@@ -255,6 +271,7 @@ PromptTemplate PromptTemplate::parse(std::string_view json_text, std::string_vie
   text("history_item", t.history_item);
   text("separator", t.separator);
   text("candidate", t.candidate);
+  text("need_prompt", t.need_prompt);
   if (auto it = j.find("max_history_items"); it != j.end()) {
     if (!it->is_number_integer() || it->get<int>() < 1)
       throw Error(ErrorCode::kBadModel,
@@ -263,6 +280,10 @@ PromptTemplate PromptTemplate::parse(std::string_view json_text, std::string_vie
   }
   if (t.prompt.find("{history}") == std::string::npos)
     throw Error(ErrorCode::kBadModel, std::string(source) + ": prompt: must contain {history}");
+  if (t.need_prompt.find("{history}") == std::string::npos ||
+      t.need_prompt.find("{need}") == std::string::npos)
+    throw Error(ErrorCode::kBadModel,
+                std::string(source) + ": need_prompt: must contain {history} and {need}");
   return t;
 }
 
@@ -325,6 +346,9 @@ Recommender Recommender::load(const std::filesystem::path& model_dir,
   }
   for (std::size_t i = 0; i < r.catalog_.size(); ++i)
     r.candidate_index_.emplace(r.catalog_[i].id, i);
+  std::vector<std::string> names;
+  for (const CatalogItem& item : r.catalog_) names.push_back(item.name);
+  r.name_index_ = NameIndex(names);
   return r;
 }
 
@@ -341,9 +365,48 @@ std::vector<bool> Recommender::allowed_candidates(const RecommendOptions& option
   for (std::size_t i = 0; i < catalog_.size(); ++i) {
     const CatalogItem& item = catalog_[i];
     allowed[i] = item.available && item.product &&
-                 (!options.category || same_text_ignoring_case(item.category, *options.category));
+                 (!options.category || same_text_ignoring_case(item.category, *options.category)) &&
+                 (!options.min_price || (item.price && *item.price >= *options.min_price)) &&
+                 (!options.max_price || (item.price && *item.price <= *options.max_price));
   }
   return allowed;
+}
+
+bool Recommender::fit_need(const RecommendOptions& options, const std::vector<bool>& allowed,
+                           const std::unordered_map<std::string, ItemActivity>& activity,
+                           std::vector<double>& bm25, Recommendations& out) const {
+  if (!options.need) return false;
+  out.need = parse_need(*options.need);
+  const Need& need = *out.need;
+  if (need.stems.empty()) {
+    out.need_fallback = "the need \"" + need.text +
+                        "\" has no word to look for (only stop words, numbers or short words)";
+    return false;
+  }
+  name_index_.score(need.stems, bm25);
+  // The mode's side counts: discover needs a fitting item never bought, buy-again one bought.
+  const SuggestMode mode = effective_mode(options);
+  auto listable = [&](std::size_t i) {
+    if (mode == SuggestMode::kMixed || mode == SuggestMode::kAll) return true;
+    auto it = activity.find(catalog_[i].id);
+    const bool bought = it != activity.end() && it->second.times_bought > 0;
+    return mode == SuggestMode::kBuyAgain ? bought : !bought;
+  };
+  for (std::size_t i = 0; i < catalog_.size(); ++i)
+    if (allowed[i] && bm25[i] > 0 && listable(i)) return true;
+  out.need_fallback = "no product fits the need \"" + need.text + "\"" +
+                      (std::any_of(bm25.begin(), bm25.end(), [](double v) { return v > 0; })
+                           ? " and the other filters"
+                           : "");
+  return false;
+}
+
+void Recommender::describe_need_fit(const std::vector<double>& bm25, Recommendations& out) const {
+  for (Suggestion& s : out.suggestions) {
+    const auto i = static_cast<std::size_t>(s.item - catalog_.data());
+    s.need_match = bm25[i];
+    s.need_words = name_index_.fitting_words(i, out.need->stems);
+  }
 }
 
 namespace {
@@ -482,6 +545,15 @@ void check_options(const RecommendOptions& options) {
                 "exclude_purchased (--exclude-purchased, the same as mode discover) contradicts "
                 "mode " +
                     std::string(to_string(options.mode)));
+  for (const auto& [name, bound] :
+       {std::pair{"min_price", options.min_price}, std::pair{"max_price", options.max_price}})
+    if (bound && !(std::isfinite(*bound) && *bound >= 0))
+      throw Error(
+          ErrorCode::kInvalidArgument,
+          std::string(name) + " must be a finite number >= 0, got " + std::to_string(*bound));
+  if (options.min_price && options.max_price && *options.min_price > *options.max_price)
+    throw Error(ErrorCode::kInvalidArgument, "min_price is above max_price");
+  if (options.need) parse_need(*options.need);
 }
 
 Recommendations Recommender::recommend(const History& history,
@@ -502,13 +574,18 @@ Recommendations Recommender::recommend_items(const History& history,
   out.unknown_items = seq.unknown_items;
   out.dropped_baskets = seq.dropped_baskets;
   out.history_items_used = static_cast<int>(seq.items.size());
-  const std::vector<bool> allowed = allowed_candidates(options);
+  std::vector<bool> allowed = allowed_candidates(options);
   const auto activity = item_activity(history);
+  std::vector<double> bm25;
+  const bool by_need = fit_need(options, allowed, activity, bm25, out);
+  if (by_need)
+    for (std::size_t i = 0; i < catalog_.size(); ++i) allowed[i] = allowed[i] && bm25[i] > 0;
 
   if (seq.items.empty()) {
     out.fallback_reason = baskets.empty() ? "the history has no purchases"
                                           : "none of the purchased items is known to the model";
     add_popular_suggestions(allowed, activity, options, out);
+    if (by_need) describe_need_fit(bm25, out);
     return out;
   }
 
@@ -520,10 +597,18 @@ Recommendations Recommender::recommend_items(const History& history,
   const int first = vocab_->first_item_id();
   std::vector<double> scores(catalog_.size());
   for (std::size_t i = 0; i < catalog_.size(); ++i)
-    scores[i] = std::exp(log_probs[static_cast<std::size_t>(candidate_token_[i] - first)]);
-
-  out.score_kind = ScoreKind::kProbability;
+    scores[i] = log_probs[static_cast<std::size_t>(candidate_token_[i] - first)];
+  if (by_need) {
+    const std::vector<double> candidate_log_probs = std::move(scores);
+    need_log_scores(candidate_log_probs, bm25, config.need_weight, allowed, scores);
+    need_probabilities(scores);
+    out.score_kind = ScoreKind::kNeedProbability;
+  } else {
+    for (double& v : scores) v = std::exp(v);
+    out.score_kind = ScoreKind::kProbability;
+  }
   add_suggestions(scores, allowed, activity, options, out);
+  if (by_need) describe_need_fit(bm25, out);
   if (!options.explain || out.suggestions.empty()) return out;
 
   // Occlusion: drop each of the most recent distinct items, re-score. The tokens before the
@@ -584,8 +669,12 @@ Recommendations Recommender::recommend_text(const History& history,
   Recommendations out;
   out.customer_id = history.customer_id;
   out.score_kind = ScoreKind::kMeanLogprob;
-  const std::vector<bool> allowed = allowed_candidates(options);
+  std::vector<bool> allowed = allowed_candidates(options);
   const auto activity = item_activity(history);
+  std::vector<double> bm25;
+  const bool by_need = fit_need(options, allowed, activity, bm25, out);
+  if (by_need)
+    for (std::size_t i = 0; i < catalog_.size(); ++i) allowed[i] = allowed[i] && bm25[i] > 0;
 
   // Distinct purchased items known to the catalog, ordered by their last purchase.
   std::vector<std::size_t> known;  // catalog indices, oldest last-purchase first
@@ -608,6 +697,7 @@ Recommendations Recommender::recommend_text(const History& history,
     out.fallback_reason = purchased.empty() ? "the history has no purchases"
                                             : "none of the purchased items is in the catalog";
     add_popular_suggestions(allowed, activity, options, out);
+    if (by_need) describe_need_fit(bm25, out);
     return out;
   }
 
@@ -624,6 +714,9 @@ Recommendations Recommender::recommend_text(const History& history,
       const CatalogItem& item = catalog_[items[k]];
       history_text += render(template_.history_item, {{"name", item.name}, {"id", item.id}});
     }
+    if (by_need)
+      return tokenizer_->encode(
+          render(template_.need_prompt, {{"history", history_text}, {"need", out.need->text}}));
     return tokenizer_->encode(render(template_.prompt, {{"history", history_text}}));
   };
   // Oldest items go first when the prompt and the longest candidate do not fit the context.
@@ -658,6 +751,7 @@ Recommendations Recommender::recommend_text(const History& history,
   for (std::size_t k = 0; k < candidates.size(); ++k) scores[candidates[k]] = means[k];
 
   add_suggestions(scores, allowed, activity, options, out);
+  if (by_need) describe_need_fit(bm25, out);
   if (!options.explain || out.suggestions.empty()) return out;
 
   // Occlusion: re-render the prompt without each of the most recent items; re-score only the

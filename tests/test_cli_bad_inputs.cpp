@@ -397,6 +397,73 @@ const std::vector<Case>& cases() {
            // Every product of tiny-items: its 450 items less POST and M ("product": false).
            EXPECT_EQ(j["suggestions"].size(), 448u);
          }},
+        // ---- needs: a bad need is a bad argument (exit 2); one that nothing fits gets the
+        // documented fallback (exit 6: the suggestions without the need, flagged)
+        {"need_empty", 2, "need: empty (say what the customer is looking for)",
+         [](const fs::path&) {
+           return suggest_fixture({"--need", ""});
+         }},
+        {"need_100KB", 2, "need: 102400 bytes; at most 1024 are accepted",
+         [](const fs::path&) {
+           return suggest_fixture({"--need", std::string(100 * 1024, 'a')});
+         }},
+        {"need_invalid_utf8", 2, "need: not valid UTF-8 (byte 5)",
+         [](const fs::path&) {
+           return suggest_fixture({"--need", "cake \xff\xfe"});
+         }},
+        {"need_control_character", 2, "need: control character at byte 4",
+         [](const fs::path&) {
+           return suggest_fixture({"--need", "cake\x1b[2J"});
+         }},
+        {"need_only_stop_words", 6, "has no word to look for",
+         [](const fs::path& dir) {
+           write_file(dir / "history.json", R"({"events": [{"item": "22423"}]})");
+           return suggest(fixture_model(), (dir / "history.json").string(),
+                          {"--need", "i want the"});
+         },
+         "", "gptrec: warning: ",
+         [](const Outcome& o, const fs::path&) {
+           EXPECT_NE(o.out.find("Need: the need \"i want the\" has no word"), std::string::npos)
+               << o.out;
+         }},
+        {"need_fits_nothing", 6, "no product fits the need \"velvet armchair\"",
+         [](const fs::path& dir) {
+           write_file(dir / "history.json", R"({"events": [{"item": "22423"}]})");
+           return suggest(fixture_model(), (dir / "history.json").string(),
+                          {"--need", "velvet armchair", "--format", "json"});
+         },
+         "", "gptrec: warning: ",
+         [](const Outcome& o, const fs::path&) {
+           const auto j = nlohmann::json::parse(o.out);
+           EXPECT_EQ(j["need"]["fallback"], "no product fits the need \"velvet armchair\"");
+           EXPECT_EQ(j["suggestions"].size(), 10u);
+         }},
+        {"min_price_negative", 2, "min_price must be a finite number >= 0",
+         [](const fs::path&) {
+           return suggest_fixture({"--min-price", "-1"});
+         }},
+        {"min_price_above_max_price", 2, "min_price is above max_price",
+         [](const fs::path&) {
+           return suggest_fixture({"--min-price", "5", "--max-price", "1"});
+         }},
+        {"score_need_empty", 2, "need: empty",
+         [](const fs::path& dir) {
+           write_file(dir / "in.jsonl", good_line() + "\n");
+           return score(dir, (dir / "in.jsonl").string(), {"--need", "  "});
+         },
+         "out.jsonl"},
+        {"score_record_need_not_a_string", 3, "gptrec: scored 3 records (1 errors",
+         [](const fs::path& dir) {
+           write_file(dir / "in.jsonl",
+                      good_line() +
+                          "\n{\"need\": [\"cake\"], \"events\": [{\"item\": \"22423\"}]}\n" +
+                          other_good_line() + "\n");
+           return score(dir, (dir / "in.jsonl").string());
+         },
+         "", "",
+         [](const Outcome&, const fs::path& dir) {
+           expect_good_records_kept(dir, 1, 3, "in.jsonl:2: need: expected a string, got an array");
+         }},
         {"unknown_command", 2, "unknown command 'sugest'",
          [](const fs::path&) { return command({"sugest"}); }},
         {"stdout_closed", 5, "<stdout>: write failed",
@@ -543,7 +610,8 @@ TEST_P(BadInput, FailsCleanly) {
     EXPECT_EQ(err_lines[0].rfind(c.stderr_prefix, 0), 0u) << err_lines[0];
     EXPECT_NE(err_lines[0].find(c.stderr_has), std::string::npos) << err_lines[0];
   }
-  if (c.status != 0 && c.no_output_file.empty()) {
+  // Exit 6 (suggest: nothing fits the need) prints the suggestions without the need.
+  if (c.status != 0 && c.status != 6 && c.no_output_file.empty()) {
     EXPECT_TRUE(o.out.empty()) << o.out.substr(0, 200);
   }
   if (!c.no_output_file.empty()) {

@@ -40,7 +40,7 @@ std::vector<History> load_histories() {
   std::string line;
   for (int n = 1; std::getline(in, line); ++n)
     if (!line.empty()) out.push_back(parse_history(line, path + ":" + std::to_string(n)));
-  out.push_back(History{"no-purchases", {}, {}});
+  out.push_back(History{"no-purchases", {}, {}, std::nullopt});
   return out;
 }
 

@@ -2,7 +2,7 @@
 """The `gptrec` Python module against the CLI on the same inputs.
 
     test_python.py --gptrec GPTREC_BINARY --repo REPO_DIR GROUP
-GROUP: Suggest | Score | Errors | GilReleased. The module must be importable (CTest sets
+GROUP: Suggest | Score | Errors | GilReleased | Need. The module must be importable (CTest sets
 PYTHONPATH to the build's python/ folder). Exit 77 (skipped) only when the module is not built.
 """
 import argparse
@@ -275,15 +275,65 @@ def test_gil_released(paths):
     print(f"GIL: another thread ran {observed['inside']} of {observed['total']} loop iterations while score() worked")
 
 
+def test_need(paths):
+    """need=, min_price=, max_price= and a record's "need" give what the CLI gives."""
+    catalog = os.path.join(paths.repo, "tests", "data", "need", "catalog.json")
+    rec = gptrec.load(paths.model, catalog=catalog)
+    histories = sorted(os.path.join(paths.customers, n) for n in os.listdir(paths.customers))
+    compared = 0
+    for path in histories:
+        with open(path, encoding="utf-8") as f:
+            history = json.load(f)
+        for kwargs, flags, status in (
+                ({"need": "cake"}, ["--need", "cake"], 0),
+                ({"need": "lunch bag", "top": 4, "explain": True}, ["--need", "lunch bag", "--top", "4", "--explain"], 0),
+                ({"need": "bag", "max_price": 2.0, "min_price": 0.5},
+                 ["--need", "bag", "--max-price", "2", "--min-price", "0.5"], 0),
+                ({"need": "zzzqqq"}, ["--need", "zzzqqq"], 6)):
+            cli = run_cli(paths, "suggest", "--model", paths.model, "--catalog", catalog, "--history", path,
+                          "--format", "json", *flags)
+            check(cli.returncode == status, f"suggest {path} {flags}: status {cli.returncode} {cli.stderr.decode()}")
+            got = rec.suggest(history, **kwargs)
+            check(got == json.loads(cli.stdout), f"suggest({os.path.basename(path)}, {kwargs}):\n got  {got}\n"
+                                                 f" want {cli.stdout.decode()}")
+            compared += 1
+    # score: a record's need, and need= for every record, as `gptrec score` writes them.
+    with open(paths.sample, encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.strip()][:40]
+    for k, r in enumerate(records):
+        if k % 3 == 0:
+            r["need"] = ["cake", "bag", "zzzqqq", "heart"][k % 4]
+    with tempfile.TemporaryDirectory() as tmp:
+        path, out = os.path.join(tmp, "in.jsonl"), os.path.join(tmp, "out.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in records))
+        for kwargs, flags in (({}, []), ({"need": "candle", "max_price": 3.0}, ["--need", "candle", "--max-price", "3"])):
+            cli = run_cli(paths, "score", "--model", paths.model, "--catalog", catalog, "--input", path, "--output", out,
+                          "--quiet", *flags)
+            check(cli.returncode == 0, f"score {flags}: {cli.stderr.decode()}")
+            with open(out, encoding="utf-8") as f:
+                want = f.read().splitlines()
+            got = rec.score_lines(records, source=path, **kwargs)
+            check(got == want, f"score_lines({kwargs}): {first_difference(got, want)}")
+            compared += 1
+    e = None
+    try:
+        rec.suggest(records[0], need="")
+    except gptrec.Error as err:
+        e = err
+    check(e is not None and e.code == 2 and "need: empty" in str(e), f"need='' raises: {e!r}")
+    print(f"need: {compared} results equal to the CLI's")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--gptrec", required=True)
     p.add_argument("--repo", required=True)
-    p.add_argument("group", choices=["Suggest", "Score", "Errors", "GilReleased"])
+    p.add_argument("group", choices=["Suggest", "Score", "Errors", "GilReleased", "Need"])
     args = p.parse_args()
     paths = Paths(args.gptrec, args.repo)
-    {"Suggest": test_suggest, "Score": test_score, "Errors": test_errors, "GilReleased": test_gil_released}[
-        args.group](paths)
+    {"Suggest": test_suggest, "Score": test_score, "Errors": test_errors, "GilReleased": test_gil_released,
+     "Need": test_need}[args.group](paths)
     if FAILURES:
         print(f"{len(FAILURES)} failed checks")
         return 1

@@ -50,6 +50,12 @@ struct ModelConfig {
   ModelKind kind = ModelKind::kText;
   SequenceFormat sequence_format = SequenceFormat::kBaskets;
   RepeatMix repeat;  // "gptrec": {"repeat": {...}}; item models only
+  // "gptrec": {"need": {"weight": w}}: how much the text match of a need counts against the
+  // model's probability, p(j | history, need) ∝ p(j | history) exp(w BM25(need, j)) (need.hpp);
+  // >= 0, chosen on validation (docs/EVALUATION.md, "The need protocol").
+  double need_weight = kDefaultNeedWeight;
+  // Chosen on the Online Retail validation orders (docs/EVALUATION.md).
+  static constexpr double kDefaultNeedWeight = 2.0;
 
   int head_dim() const { return n_embd / n_head; }  // valid after validate()
 

@@ -1,8 +1,8 @@
-// Offline evaluation (docs/EVALUATION.md): the last-basket protocol (src/eval_last_basket.cpp) and
-// the SASRec protocol (src/eval_sasrec.cpp), the classic baselines they compare against
-// (src/baselines.cpp: popularity, repeat-then-popularity, item-kNN, first-order Markov), and the
-// ranking metrics HR, Recall and NDCG at K (src/ranking_metrics.cpp). Models are scored by
-// item_log_probs (recommender.hpp), the scoring `gptrec suggest` serves.
+// Offline evaluation (docs/EVALUATION.md): the last-basket protocol (src/eval_last_basket.cpp),
+// the need protocol (src/eval_need.cpp) and the SASRec protocol (src/eval_sasrec.cpp), the classic
+// baselines they compare against (src/baselines.cpp: popularity, repeat-then-popularity, item-kNN,
+// first-order Markov), and the ranking metrics HR, Recall and NDCG at K (src/ranking_metrics.cpp).
+// Models are scored by item_log_probs (recommender.hpp), the scoring `gptrec suggest` serves.
 //
 // Thread-safety: ranking_metrics is pure; a BasketStatistics is immutable after construction and
 // its const methods may run on many threads at once (each with its own `out`). The evaluate_*
@@ -19,6 +19,7 @@
 
 #include "gptrec/history.hpp"
 #include "gptrec/model.hpp"
+#include "gptrec/need.hpp"
 #include "gptrec/tokenizer.hpp"
 
 namespace gptrec {
@@ -170,5 +171,67 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
                              std::uint64_t seed,
                              const std::unordered_map<std::string, SampledCandidates>* fixed,
                              const std::function<void(std::size_t, std::size_t)>& progress = {});
+
+// ---- The need protocol: personalized product search (docs/EVALUATION.md) ----
+
+// HR and NDCG at k, and the reciprocal rank of the first relevant item (over the full ranking).
+struct NeedMetrics {
+  double hit = 0, ndcg = 0, mrr = 0;
+};
+
+struct NeedMethodResult {
+  std::string method;
+  NeedMetrics all;           // over every query
+  NeedMetrics never_bought;  // over the queries with a target the customer never bought
+};
+
+// One query of the protocol: a customer's need and the held-out items that fit it.
+struct NeedQuery {
+  std::string customer_id;
+  std::string text;                      // the need, as need_query built it
+  std::vector<std::string> targets;      // held-out items whose name fits every word
+  std::vector<std::string> new_targets;  // ... that the customer never bought before
+  int fitting_any = 0, fitting_all = 0;  // universe items that fit a word, every word
+};
+
+struct NeedReport {
+  int k = 10;
+  int customers = 0;            // in the data
+  int evaluated_customers = 0;  // with >= 2 baskets and at least one query
+  int queries = 0;
+  int never_bought_queries = 0;           // with a target never bought before
+  int universe = 0;                       // items in the training data
+  double mean_fitting_any = 0;            // universe items that fit at least one word of a query
+  double mean_fitting_all = 0;            // ... every word
+  double mean_targets = 0;                // relevant items per query
+  std::vector<NeedMethodResult> methods;  // the model rows (when given), then the baselines
+};
+
+// The text-match weight w of each method's rows (docs/EVALUATION.md): a method scores an item
+// that fits the query w · BM25 + its own score; one row per weight.
+struct NeedWeights {
+  std::vector<double> model;       // gptrec: + log p(j | history); its default: the config's
+  std::vector<double> popularity;  // BM25 + popularity: + log(1 + popularity)
+  std::vector<double> own;         // BM25 + own frequency: + log(1 + input baskets with j)
+};
+// The baselines' weights when none are given: chosen on the Online Retail validation orders.
+NeedWeights default_need_weights();
+
+// Runs the need protocol. The split is the last-basket protocol's; per evaluated customer, each
+// distinct held-out item of the universe gives the query need_query(name, customer, item, seed)
+// (when its name has an anchor word); equal queries of a customer are one query, whose targets
+// are the held-out items of the universe whose names fit all its words. `items` gives the names
+// (an item without one is named by its id); the items it marks unavailable (postage, fees) fit no
+// query and give none. `model` and `vocab` are optional (then only
+// the baselines); the model's rows use its repeat component or each of `variants`. When
+// `queries` is not null it receives every query. Parallel and `progress` as
+// evaluate_last_basket. Throws Error(kInvalidArgument) as evaluate_last_basket, and for a
+// negative or non-finite weight.
+NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, const Model* model,
+                         const ItemVocabulary* vocab, const std::string& model_name,
+                         std::span<const CatalogItem> items, std::uint64_t seed, NeedMatch match,
+                         const NeedWeights& weights, std::span<const RepeatVariant> variants = {},
+                         std::vector<NeedQuery>* queries = nullptr,
+                         const std::function<void(std::size_t, std::size_t)>& progress = {});
 
 }  // namespace gptrec

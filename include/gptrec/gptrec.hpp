@@ -25,6 +25,7 @@
 #include "gptrec/layers.hpp"
 #include "gptrec/model.hpp"
 #include "gptrec/model_directory.hpp"
+#include "gptrec/need.hpp"
 #include "gptrec/quantize.hpp"
 #include "gptrec/recommender.hpp"
 #include "gptrec/safetensors.hpp"

@@ -39,12 +39,16 @@ struct History {
   // event at fault (README "History format"): an unknown event field one or two edits from a
   // known one ("timestmap"), and quantities of 0 or less.
   std::vector<std::string> warnings;
+  // The document's "need" (a string; null or absent: none): what the customer asks for, in a
+  // record of `gptrec score` (RecommendOptions::need).
+  std::optional<std::string> need;
 };
 
 // Parses a history document: {"customer_id": "...", "events": [...]} or a bare array of events.
 // Each event: "item" (string or integer, required), "type" (purchase|view|cart|return|rating,
 // default purchase), "timestamp" or "date" (ISO 8601 date or date-time), "quantity", "order"
-// (string or integer), "rating". Other fields are ignored. Either every event has a timestamp or
+// (string or integer), "rating". A top-level "need" (a string or null) is kept in History::need.
+// Other fields are ignored. Either every event has a timestamp or
 // none has (then input order is time order). At most `max_events` events are accepted: a longer
 // history keeps its most recent ones. The document is read in one pass without a JSON tree, holding
 // at most about 2 * max_events events. Errors: Error(kBadInput) "<source>: events[3].timestamp:

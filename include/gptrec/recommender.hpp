@@ -24,6 +24,7 @@
 #include "gptrec/config.hpp"
 #include "gptrec/history.hpp"
 #include "gptrec/model.hpp"
+#include "gptrec/need.hpp"
 #include "gptrec/tokenizer.hpp"
 
 namespace gptrec {
@@ -67,10 +68,15 @@ struct PromptTemplate {
   std::string history_item = "{name}";
   std::string separator = "; ";
   std::string candidate = " {name}";
+  // The prompt of a request with a need (RecommendOptions::need): {need} is the need as given.
+  std::string need_prompt =
+      "A shopper's past purchases, oldest first: {history}.\nWhat they are looking for: "
+      "{need}.\nTheir next purchase:";
   int max_history_items = 50;  // most recent distinct items rendered
 
   // Parses recommender.json; `source` names it in errors. Throws Error(kBadModel) for invalid
-  // JSON, a non-string field, a bad max_history_items or a prompt without {history}.
+  // JSON, a non-string field, a bad max_history_items, a prompt without {history} or a
+  // need_prompt without {history} and {need}.
   static PromptTemplate parse(std::string_view json_text, std::string_view source);
 };
 
@@ -92,13 +98,20 @@ struct RecommendOptions {
   SuggestMode mode = SuggestMode::kMixed;
   bool exclude_purchased = false;       // the same as mode kDiscover (kept for compatibility)
   std::optional<std::string> category;  // only items of this category
-  bool explain = false;                 // attribute each suggestion to history items
-  int explain_reasons = 2;              // history items named per suggestion
-  int explain_candidates = 32;          // most recent distinct history items tried by occlusion
+  // What the customer says they need ("lunch bag"): only the products whose name fits it
+  // (need.hpp), ranked for the customer by p(j | history, need). When no allowed product fits,
+  // the suggestions are the ones without the need and Recommendations::need_fallback says why.
+  std::optional<std::string> need;
+  std::optional<double> min_price, max_price;  // only items with a catalog price in the range
+  bool explain = false;                        // attribute each suggestion to history items
+  int explain_reasons = 2;                     // history items named per suggestion
+  int explain_candidates = 32;  // most recent distinct history items tried by occlusion
 };
 
-// Throws Error(kInvalidArgument) for top_n < 1, or exclude_purchased with a mode other than
-// kMixed or kDiscover. recommend() checks its options so; callers may check them earlier.
+// Throws Error(kInvalidArgument) for top_n < 1, exclude_purchased with a mode other than kMixed
+// or kDiscover, a price bound that is negative or not finite, min_price > max_price, or a need
+// parse_need refuses. recommend() checks its options so; callers may check them earlier (the CLI
+// does, before loading the model).
 void check_options(const RecommendOptions& options);
 
 struct Reason {
@@ -116,10 +129,15 @@ struct Suggestion {
   int times_returned = 0;         // the customer's returns of it (ItemActivity, history.hpp)
   std::string last_bought;        // date of the last order with it ("" without dates)
   std::vector<Reason> because;    // with options.explain: items that raised the score most
+  // With a need: the words of the item's name that fit it (lowercase), and BM25(need, name).
+  std::vector<std::string> need_words;
+  double need_match = 0;
 };
 
-enum class ScoreKind { kProbability, kMeanLogprob, kPopularity };
-// "probability", "mean_logprob", "popularity".
+// kNeedProbability: p(j | history, need), the model's probability times exp(w * BM25(need, j)),
+// normalized over the allowed products that fit the need (w: ModelConfig::need_weight).
+enum class ScoreKind { kProbability, kMeanLogprob, kPopularity, kNeedProbability };
+// "probability", "mean_logprob", "popularity", "need_probability".
 std::string_view to_string(ScoreKind k);
 
 struct Recommendations {
@@ -131,6 +149,10 @@ struct Recommendations {
   int history_items_used = 0;              // distinct purchased items the model saw
   int dropped_baskets = 0;                 // oldest baskets left out to fit the context
   std::vector<Suggestion> suggestions;
+  // With a need: its content words, and when no allowed product fits it, why (the suggestions
+  // are then the ones without the need).
+  std::optional<Need> need;
+  std::optional<std::string> need_fallback;
 };
 
 class Recommender {
@@ -146,7 +168,8 @@ class Recommender {
 
   // Ranks the catalog for `history` (best first, at most options.top_n, after the filters).
   // Items unknown to the model are skipped; with no known purchase the suggestions fall back to
-  // popularity (fallback_reason says why). Throws Error(kInvalidArgument) for top_n < 1, and for a
+  // popularity (fallback_reason says why). With a need, only the products that fit it are ranked
+  // (need_fallback when none does). Throws Error(kInvalidArgument) as check_options, and for a
   // text model Error(kBadInput) when the prompt and the longest candidate cannot fit the context.
   // Thread-safe (const).
   Recommendations recommend(const History& history, const RecommendOptions& options) const;
@@ -161,6 +184,8 @@ class Recommender {
   // False when the catalog or the item vocabulary marks the item "product": false (postage, fees:
   // never suggested, never a reason); true for products and for items neither knows.
   bool is_product(const std::string& item_id) const;
+  // The index of the candidates' names that needs are matched against (in catalog() order).
+  const NameIndex& name_index() const { return name_index_; }
 
  private:
   Recommender() = default;
@@ -176,6 +201,12 @@ class Recommender {
   void add_popular_suggestions(const std::vector<bool>& allowed,
                                const std::unordered_map<std::string, ItemActivity>& activity,
                                const RecommendOptions& options, Recommendations& out) const;
+  // With a need: BM25 of every candidate into `bm25` and true when an allowed candidate that the
+  // mode lists fits it; false (and out.need_fallback set) when none does. Sets out.need.
+  bool fit_need(const RecommendOptions& options, const std::vector<bool>& allowed,
+                const std::unordered_map<std::string, ItemActivity>& activity,
+                std::vector<double>& bm25, Recommendations& out) const;
+  void describe_need_fit(const std::vector<double>& bm25, Recommendations& out) const;
 
   std::filesystem::path directory_;
   std::shared_ptr<const Model> model_;
@@ -187,6 +218,7 @@ class Recommender {
   std::unordered_map<std::string, std::size_t> candidate_index_;
   std::vector<std::string> unscorable_;
   PromptTemplate template_;
+  NameIndex name_index_;
 };
 
 }  // namespace gptrec

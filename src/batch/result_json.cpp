@@ -35,6 +35,11 @@ nlohmann::ordered_json suggestions_json(const Recommendations& r, const std::str
   j["history"] = {{"items_used", r.history_items_used},
                   {"dropped_baskets", r.dropped_baskets},
                   {"unknown_items", r.unknown_items}};
+  if (r.need)
+    j["need"] = {{"text", r.need->text},
+                 {"words", r.need->words},
+                 {"fallback", r.need_fallback ? nlohmann::ordered_json(*r.need_fallback)
+                                              : nlohmann::ordered_json()}};
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const Suggestion& s : r.suggestions) {
     nlohmann::ordered_json e;
@@ -46,6 +51,10 @@ nlohmann::ordered_json suggestions_json(const Recommendations& r, const std::str
                                              : nlohmann::ordered_json(s.item->category);
     e["score"] = s.score;
     add_activity(s, e);
+    if (r.need && !r.need_fallback) {
+      e["need_words"] = s.need_words;
+      e["need_match"] = s.need_match;
+    }
     if (explain) {
       nlohmann::ordered_json because = nlohmann::ordered_json::array();
       for (const Reason& b : s.because)
@@ -78,10 +87,15 @@ ScoredRecord score_record(const Recommender& rec, const RecommendOptions& option
     const History h = parse_history(text, std::string(source) + ":" + std::to_string(line_number));
     customer_id = h.customer_id;
     out["customer_id"] = customer_id;
-    const Recommendations recs = rec.recommend(h, options);
+    RecommendOptions record_options = options;
+    if (h.need) record_options.need = h.need;  // the record's need wins over the run's
+    const Recommendations recs = rec.recommend(h, record_options);
     out["score"] = to_string(recs.score_kind);
     out["fallback"] = recs.fallback_reason ? nlohmann::ordered_json(*recs.fallback_reason)
                                            : nlohmann::ordered_json();
+    if (recs.need)
+      out["need_fallback"] = recs.need_fallback ? nlohmann::ordered_json(*recs.need_fallback)
+                                                : nlohmann::ordered_json();
     if (!recs.unknown_items.empty()) out["unknown_items"] = recs.unknown_items;
     if (!h.warnings.empty()) out["warnings"] = h.warnings;
     nlohmann::ordered_json list = nlohmann::ordered_json::array();

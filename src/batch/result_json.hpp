@@ -22,7 +22,8 @@ struct ScoredRecord {
   bool failed = false;          // json is an error record
 };
 
-// Scores one input record (a history document): the `score` result object, or an error record
+// Scores one input record (a history document; its "need", when it has one, replaces
+// options.need): the `score` result object, or an error record
 // when the record is bad (a gptrec::Error: its message, prefixed "<source>:<line_number>:" by
 // parse_history, becomes "error"). Errors other than gptrec::Error propagate. Thread-safe.
 ScoredRecord score_record(const Recommender& rec, const RecommendOptions& options,

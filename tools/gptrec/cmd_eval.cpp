@@ -1,6 +1,8 @@
 // gptrec eval: offline evaluation of a model against the classic baselines on held-out baskets
 // (docs/EVALUATION.md).
+#include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include "gptrec/error.hpp"
 #include "gptrec/evaluation.hpp"
 #include "gptrec/model_directory.hpp"
+#include "input.hpp"
 #include "lines.hpp"
 
 namespace gptrec::cli {
@@ -28,6 +31,10 @@ struct EvalOptions {
   std::string format = "table";
   bool quiet = false;
   std::vector<double> repeat_weights, repeat_decays;  // last-basket: model rows, one per pair
+  std::vector<std::string> need_weights;              // need: "W" or "METHOD=W" entries
+  std::string need_match = "exact";
+  std::string catalog;        // need: item names (default: the model's items.json)
+  std::string write_queries;  // need: the queries as JSONL
 };
 
 std::string format_number(double v) {
@@ -245,6 +252,118 @@ int run_sasrec(const EvalOptions& o, const Model* model, const ItemVocabulary* v
   return 0;
 }
 
+// --need-weight entries: "W" (every weighted method) or "gptrec=W", "popularity=W", "own=W".
+NeedWeights parse_need_weights(const std::vector<std::string>& entries) {
+  NeedWeights w;
+  for (const std::string& entry : entries) {
+    const auto eq = entry.find('=');
+    const std::string method = eq == std::string::npos ? "" : entry.substr(0, eq);
+    const std::string value = eq == std::string::npos ? entry : entry.substr(eq + 1);
+    double v = 0;
+    try {
+      std::size_t used = 0;
+      v = std::stod(value, &used);
+      if (used != value.size()) throw std::invalid_argument("trailing text");
+    } catch (const std::exception&) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--need-weight: expected W or METHOD=W with a number W, got \"" + entry + "\"");
+    }
+    if (!(v >= 0 && std::isfinite(v)))
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--need-weight: weights must be finite and >= 0, got \"" + entry + "\"");
+    if (method.empty() || method == "gptrec") w.model.push_back(v);
+    if (method.empty() || method == "popularity") w.popularity.push_back(v);
+    if (method.empty() || method == "own") w.own.push_back(v);
+    if (!method.empty() && method != "gptrec" && method != "popularity" && method != "own")
+      throw Error(ErrorCode::kInvalidArgument, "--need-weight: unknown method \"" + method +
+                                                   "\" (expected gptrec, popularity or own)");
+  }
+  return w;
+}
+
+int run_need(const EvalOptions& o, const Model* model, const ItemVocabulary* vocab,
+             const std::vector<RepeatVariant>& variants) {
+  std::vector<CatalogItem> items;
+  if (!o.catalog.empty()) {
+    items = Catalog::parse(read_input(o.catalog, kMaxCatalogBytes), o.catalog).items();
+  } else if (vocab != nullptr) {
+    items = vocab->items();
+  } else {
+    throw Error(ErrorCode::kInvalidArgument,
+                "the need protocol needs item names: --catalog or a --model");
+  }
+  const NeedWeights weights = parse_need_weights(o.need_weights);
+  const std::vector<CustomerBaskets> customers = read_customers(o);
+  std::vector<NeedQuery> queries;
+  ProgressBar bar("evaluating", !o.quiet);
+  const NeedReport r =
+      evaluate_need(customers, o.k, model, vocab, "gptrec " + o.model_dir, items, o.seed,
+                    o.need_match == "exact" ? NeedMatch::kExact : NeedMatch::kCompound, weights,
+                    variants, o.write_queries.empty() ? nullptr : &queries,
+                    [&](std::size_t done, std::size_t total) { bar.update(done, total); });
+  bar.finish();
+  if (!o.write_queries.empty()) {
+    std::ofstream out(o.write_queries, std::ios::binary);
+    for (const NeedQuery& q : queries)
+      out << nlohmann::ordered_json{{"customer_id", q.customer_id},
+                                    {"need", q.text},
+                                    {"targets", q.targets},
+                                    {"never_bought_targets", q.new_targets},
+                                    {"fitting_any", q.fitting_any},
+                                    {"fitting_all", q.fitting_all}}
+                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+          << "\n";
+    out.close();
+    if (!out) throw Error(ErrorCode::kIo, o.write_queries + ": write failed");
+  }
+  auto metrics = [](const NeedMetrics& x) {
+    return nlohmann::ordered_json{{"hr", x.hit}, {"ndcg", x.ndcg}, {"mrr", x.mrr}};
+  };
+  if (o.format == "json") {
+    nlohmann::ordered_json j;
+    j["protocol"] = o.protocol;
+    j["data"] = o.data;
+    j["k"] = r.k;
+    j["seed"] = o.seed;
+    j["match"] = o.need_match;
+    j["customers"] = r.customers;
+    j["evaluated_customers"] = r.evaluated_customers;
+    j["queries"] = {{"all", r.queries}, {"never_bought", r.never_bought_queries}};
+    j["universe"] = r.universe;
+    j["mean_fitting_any"] = r.mean_fitting_any;
+    j["mean_fitting_all"] = r.mean_fitting_all;
+    j["mean_targets"] = r.mean_targets;
+    nlohmann::ordered_json methods = nlohmann::ordered_json::array();
+    for (const auto& m : r.methods)
+      methods.push_back({{"method", m.method},
+                         {"all", metrics(m.all)},
+                         {"never_bought", metrics(m.never_bought)}});
+    j["methods"] = std::move(methods);
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::printf(
+      "Protocol need on %s: %d customers, %d evaluated; %d queries (%d with a never-bought "
+      "target); %d items; seed %llu, %s match.\nA query fits %.1f items on average (any word; "
+      "%.1f every word) and has %.2f targets.\n\n",
+      o.data.c_str(), r.customers, r.evaluated_customers, r.queries, r.never_bought_queries,
+      r.universe, static_cast<unsigned long long>(o.seed), o.need_match.c_str(), r.mean_fitting_any,
+      r.mean_fitting_all, r.mean_targets);
+  const std::string k = std::to_string(r.k);
+  Table t({"method", "all HR@" + k, "NDCG@" + k, "MRR", "never-bought HR@" + k, "NDCG@" + k, "MRR"},
+          {false, true, true, true, true, true, true});
+  auto f = [](double v) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.4f", v);
+    return std::string(buf);
+  };
+  for (const auto& m : r.methods)
+    t.add({m.method, f(m.all.hit), f(m.all.ndcg), f(m.all.mrr), f(m.never_bought.hit),
+           f(m.never_bought.ndcg), f(m.never_bought.mrr)});
+  t.print(stdout);
+  return 0;
+}
+
 int run_eval(const EvalOptions& o) {
   if (o.k < 1) throw Error(ErrorCode::kInvalidArgument, "--k must be at least 1");
   if (o.model_dir.empty() && !o.baselines_only)
@@ -260,12 +379,18 @@ int run_eval(const EvalOptions& o) {
   if (o.protocol == "sasrec" && (!o.repeat_weights.empty() || !o.repeat_decays.empty()))
     throw Error(ErrorCode::kInvalidArgument,
                 "--repeat-weight and --repeat-decay are for the last-basket protocol");
+  if (o.protocol != "need" &&
+      (!o.need_weights.empty() || !o.catalog.empty() || !o.write_queries.empty()))
+    throw Error(ErrorCode::kInvalidArgument,
+                "--need-weight, --catalog and --write-queries are for the need protocol");
   if (o.protocol == "sasrec")
     return run_sasrec(o, model ? &*model : nullptr, vocab ? &*vocab : nullptr);
   if (!model && (!o.repeat_weights.empty() || !o.repeat_decays.empty()))
     throw Error(ErrorCode::kInvalidArgument, "--repeat-weight and --repeat-decay need a model");
   const std::vector<RepeatVariant> variants =
       model ? repeat_variants(o, model->config()) : std::vector<RepeatVariant>{};
+  if (o.protocol == "need")
+    return run_need(o, model ? &*model : nullptr, vocab ? &*vocab : nullptr, variants);
   const std::vector<CustomerBaskets> customers = read_customers(o);
 
   ProgressBar bar("evaluating", !o.quiet);
@@ -329,12 +454,13 @@ Runner add_eval(CLI::App& app) {
          "\"user item\" lines")
       ->required();
   sub->add_option("--protocol", o->protocol, "Evaluation protocol (docs/EVALUATION.md)")
-      ->check(CLI::IsMember({"last-basket", "sasrec"}))
+      ->check(CLI::IsMember({"last-basket", "need", "sasrec"}))
       ->capture_default_str();
   sub->add_option("--k", o->k, "Cut-off of the ranking metrics")->capture_default_str();
   sub->add_option("--limit", o->limit, "Read only the first N customers");
   sub->add_flag("--baselines-only", o->baselines_only, "Score only the baselines");
-  sub->add_option("--seed", o->seed, "sasrec: seed of the sampled negatives")
+  sub->add_option("--seed", o->seed,
+                  "sasrec: seed of the sampled negatives; need: seed of the queries")
       ->capture_default_str();
   sub->add_option("--candidates", o->candidates,
                   "sasrec: fixed candidate lists (JSONL[.gz] of customer_id, target, negatives)");
@@ -348,6 +474,16 @@ Runner add_eval(CLI::App& app) {
   sub->add_option("--repeat-decay", o->repeat_decays,
                   "last-basket: ... and these repeat decays (docs/EVALUATION.md)")
       ->delimiter(',');
+  sub->add_option("--need-weight", o->need_weights,
+                  "need: text-match weights w, one row each: W for every method, or gptrec=W, "
+                  "popularity=W, own=W (default: the model's config and the baselines' defaults)")
+      ->delimiter(',');
+  sub->add_option("--need-match", o->need_match,
+                  "need: how a name word fits a query word (docs/EVALUATION.md)")
+      ->check(CLI::IsMember({"exact", "compound"}))
+      ->capture_default_str();
+  sub->add_option("--catalog", o->catalog, "need: item names (default: the model's items.json)");
+  sub->add_option("--write-queries", o->write_queries, "need: write the queries to this JSONL");
   sub->add_flag("--quiet", o->quiet, "No progress bar");
   return [o] { return run_eval(*o); };
 }

@@ -43,6 +43,7 @@ struct ScoreOptions {
   std::string mode = "mixed";
   bool exclude_purchased = false;
   bool quiet = false;
+  RecommendOptions request;  // --need, --min-price, --max-price (add_need_options)
 };
 
 // FNV-1a, 64-bit: a fixed hash, so every machine splits the shards the same way.
@@ -323,7 +324,7 @@ int run_score(const ScoreOptions& o) {
     throw Error(ErrorCode::kInvalidArgument, "--threads must be 0 (all cores) or more");
   if (o.resume && o.output == "-")
     throw Error(ErrorCode::kInvalidArgument, "--resume needs an --output file");
-  RecommendOptions options;
+  RecommendOptions options = o.request;
   options.top_n = o.top;
   options.mode = *parse_suggest_mode(o.mode);
   options.exclude_purchased = o.exclude_purchased;
@@ -462,6 +463,7 @@ Runner add_score(CLI::App& app) {
   add_mode_option(sub, o->mode);
   sub->add_flag("--exclude-purchased", o->exclude_purchased,
                 "Only items the customer has not bought (the same as --mode discover)");
+  add_need_options(sub, o->request);
   sub->add_flag("--quiet", o->quiet, "No progress bar and no summary");
   return [o] { return run_score(*o); };
 }

@@ -26,6 +26,7 @@ struct SuggestOptions {
   std::string category;
   bool explain = false;
   std::string format = "table";
+  RecommendOptions request;  // --need, --min-price, --max-price (add_need_options)
 };
 
 std::string score_meaning(ScoreKind k) {
@@ -36,6 +37,9 @@ std::string score_meaning(ScoreKind k) {
       return "mean log-probability per token of the item's name after the history prompt";
     case ScoreKind::kPopularity:
       return "popularity (purchases in the training data)";
+    case ScoreKind::kNeedProbability:
+      return "probability among the products that fit the need (the model's, weighted by how well "
+             "the name fits)";
   }
   return "";
 }
@@ -43,8 +47,9 @@ std::string score_meaning(ScoreKind k) {
 std::string times(int n) { return n == 1 ? "once" : std::to_string(n) + " times"; }
 
 // "bought 7 times, last on 2011-11-03, returned once; because you bought A, B", or for an item
-// new to the customer "new for you; because ..." ("because ..." alone under a section heading).
-std::string reason_text(const Suggestion& s, bool explain, bool in_section) {
+// new to the customer "new for you; because ..." ("because ..." alone under a section heading);
+// with a need, first the words of the name that fit it: 'fits "lunch bag"; ...'.
+std::string reason_text(const Suggestion& s, bool explain, bool in_section, bool by_need) {
   std::string text = in_section ? "" : "new for you";
   if (s.purchased_before) {
     text = "bought " + times(s.times_bought);
@@ -64,14 +69,26 @@ std::string reason_text(const Suggestion& s, bool explain, bool in_section) {
       append("no single past item raised it", "; ");
     }
   }
+  if (by_need) {
+    std::string fits = "fits \"";
+    for (std::size_t i = 0; i < s.need_words.size(); ++i) fits += (i ? " " : "") + s.need_words[i];
+    fits += "\"";
+    text = text.empty() ? fits : fits + "; " + text;
+  }
   return text;
 }
 
 void print_table(const Recommendations& r, const std::string& model_dir, const Recommender& rec,
                  SuggestMode mode, bool explain) {
+  const bool by_need = r.need && !r.need_fallback;
   std::printf("Suggestions for customer %s from %s (%s model)\n",
               r.customer_id.empty() ? "(no id)" : r.customer_id.c_str(), model_dir.c_str(),
               rec.kind() == ModelKind::kItems ? "item" : "text");
+  if (r.need && r.need_fallback)
+    std::printf("Need: %s, so these are the suggestions without the need.\n",
+                r.need_fallback->c_str());
+  else if (r.need)
+    std::printf("Need: \"%s\": only products whose name fits it.\n", r.need->text.c_str());
   if (r.fallback_reason)
     std::printf("Fallback: %s, so these are the most popular items.\n", r.fallback_reason->c_str());
   std::printf("Score: %s.\n", score_meaning(r.score_kind).c_str());
@@ -88,12 +105,12 @@ void print_table(const Recommendations& r, const std::string& model_dir, const R
     char score[32];
     if (r.score_kind == ScoreKind::kPopularity)
       std::snprintf(score, sizeof score, "%.0f", s.score);
-    else if (r.score_kind == ScoreKind::kProbability)
+    else if (r.score_kind == ScoreKind::kProbability || r.score_kind == ScoreKind::kNeedProbability)
       std::snprintf(score, sizeof score, "%.4f", s.score);
     else
       std::snprintf(score, sizeof score, "%.3f", s.score);
     t.add({std::to_string(s.rank), s.item->id, truncate_display(s.item->name, 40), price, score,
-           reason_text(s, explain, in_section)});
+           reason_text(s, explain, in_section, by_need)});
   };
   // Mixed lists show their two kinds as sections (ranks stay those of the whole list).
   const bool both = std::any_of(r.suggestions.begin(), r.suggestions.end(),
@@ -117,7 +134,7 @@ int run_suggest(const SuggestOptions& o) {
   if (o.top < 1)
     throw Error(ErrorCode::kInvalidArgument,
                 "--top must be at least 1, got " + std::to_string(o.top));
-  RecommendOptions options;
+  RecommendOptions options = o.request;
   options.top_n = o.top;
   options.mode = *parse_suggest_mode(o.mode);
   options.exclude_purchased = o.exclude_purchased;
@@ -147,6 +164,10 @@ int run_suggest(const SuggestOptions& o) {
     print_table(r, model_dir, rec, options.mode, o.explain);
   std::cout.flush();
   if (!std::cout || std::ferror(stdout)) throw Error(ErrorCode::kIo, "<stdout>: write failed");
+  if (r.need_fallback) {
+    warn(*r.need_fallback + "; the suggestions are the ones without the need");
+    return kExitNeedFallback;
+  }
   return 0;
 }
 
@@ -159,6 +180,19 @@ CLI::Option* add_mode_option(CLI::App* sub, std::string& mode) {
                    "before; discover: only new items; all: by score alone")
       ->check(CLI::IsMember({"mixed", "buy-again", "discover", "all"}))
       ->capture_default_str();
+}
+
+void add_need_options(CLI::App* sub, RecommendOptions& options) {
+  sub->add_option_function<std::string>(
+      "--need", [&options](const std::string& need) { options.need = need; },
+      "What the customer is looking for (\"lunch bag\"): only products whose name fits it, "
+      "ranked for the customer");
+  sub->add_option_function<double>(
+      "--min-price", [&options](double v) { options.min_price = v; },
+      "Only items with a catalog price of at least this");
+  sub->add_option_function<double>(
+      "--max-price", [&options](double v) { options.max_price = v; },
+      "Only items with a catalog price of at most this");
 }
 
 Runner add_suggest(CLI::App& app) {
@@ -177,6 +211,7 @@ Runner add_suggest(CLI::App& app) {
   sub->add_flag("--exclude-purchased", o->exclude_purchased,
                 "Only items the customer has not bought (the same as --mode discover)");
   sub->add_option("--category", o->category, "Only items of this category");
+  add_need_options(sub, o->request);
   sub->add_flag("--explain", o->explain,
                 "Name the past purchases that raised each suggestion most (occlusion)");
   sub->add_option("--format", o->format, "Output format")

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+#include "gptrec/recommender.hpp"
+
 namespace gptrec::cli {
 
 using Runner = std::function<int()>;
@@ -23,5 +25,13 @@ Runner add_quantize(CLI::App& app);
 // suggest's and score's --mode (mixed, buy-again, discover, all; README "suggest"), stored as text
 // that parse_suggest_mode accepts.
 CLI::Option* add_mode_option(CLI::App* sub, std::string& mode);
+
+// The options of a request that `suggest` and `score` share: --need, --min-price, --max-price,
+// written into `options` (RecommendOptions::need, min_price, max_price) when given.
+void add_need_options(CLI::App* sub, gptrec::RecommendOptions& options);
+
+// `suggest`'s exit status when no product fits --need: the suggestions without the need were
+// printed, flagged (README "Exit status").
+inline constexpr int kExitNeedFallback = 6;
 
 }  // namespace gptrec::cli
