@@ -18,47 +18,18 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
                                       const std::string& model_name,
                                       const std::function<void(std::size_t, std::size_t)>& progress,
                                       std::span<const RepeatVariant> variants) {
-  if (k < 1) throw Error(ErrorCode::kInvalidArgument, "k must be at least 1");
-  for (const RepeatVariant& v : variants)
-    if (!(v.repeat.weight >= 0 && v.repeat.weight < 1) ||
-        !(v.repeat.decay > 0 && v.repeat.decay <= 1))
-      throw Error(ErrorCode::kInvalidArgument,
-                  v.name + ": the repeat weight must be in [0, 1) and the decay in (0, 1]");
   check_protocol_arguments(k, model, vocab, "the last-basket protocol");
-
-  // Split: every customer's baskets but the last are training data; customers with >= 2 baskets
-  // are evaluated on their last.
-  std::vector<CustomerBaskets> training;
-  std::vector<std::size_t> evaluated;
-  for (std::size_t c = 0; c < customers.size(); ++c) {
-    if (customers[c].baskets.size() < 2) continue;
-    evaluated.push_back(c);
-    CustomerBaskets t{customers[c].customer_id, customers[c].baskets};
-    t.baskets.pop_back();
-    training.push_back(std::move(t));
-  }
+  check_repeat_variants(variants);
+  const auto [training, evaluated] = split_last_baskets(customers);
   const BasketStatistics stats(training);
   const std::size_t U = static_cast<std::size_t>(stats.size());
-
-  // Universe index -> model token (or -1).
-  std::vector<int> token_of(U, -1);
-  if (vocab != nullptr)
-    for (std::size_t j = 0; j < U; ++j)
-      if (auto t = vocab->find(stats.ids()[j])) token_of[j] = *t;
-
-  // The model rows: its own repeat component, or the variants.
-  std::vector<RepeatVariant> model_rows;
-  if (model != nullptr) {
-    if (variants.empty())
-      model_rows.push_back(RepeatVariant{model_name, model->config().repeat});
-    else
-      model_rows.assign(variants.begin(), variants.end());
-  }
+  const std::vector<int> token_of = universe_tokens(stats.ids(), vocab);
+  const std::vector<RepeatVariant> rows = model_rows(model, model_name, variants);
   std::vector<RepeatMix> repeats;
-  for (const RepeatVariant& v : model_rows) repeats.push_back(v.repeat);
+  for (const RepeatVariant& v : rows) repeats.push_back(v.repeat);
   const std::vector<BasketBaseline> baselines = last_basket_baselines(stats, training);
   std::vector<std::string> names;
-  for (const RepeatVariant& v : model_rows) names.push_back(v.name);
+  for (const RepeatVariant& v : rows) names.push_back(v.name);
   for (const BasketBaseline& b : baselines) names.push_back(b.name);
   const std::size_t M = names.size();
 
@@ -76,7 +47,7 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
     std::optional<Session> session;
     if (model != nullptr) session.emplace(*model);
     std::vector<double> scores;
-    std::vector<std::vector<double>> log_probs;  // per model row
+    std::vector<std::vector<double>> log_probs, model_scores;  // per model row
     std::vector<int> top;
     std::vector<bool> in_next(U), in_new(U), input_mask(U);
 #pragma omp for schedule(dynamic, 4)
@@ -113,19 +84,9 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
         r.discovery.push_back(ranking_metrics(top, in_new, target_new, k));
       };
       if (model != nullptr) {
-        std::vector<Basket> baskets;
-        for (const auto& b : input) baskets.push_back(Basket{{}, std::nullopt, b});
-        const ItemSequence seq = build_item_sequence(
-            *vocab, baskets, model->config().sequence_format, model->config().n_ctx);
-        item_log_probs(*session, *vocab, model->config().sequence_format, seq.tokens, repeats,
-                       log_probs);
-        const int first = vocab->first_item_id();
-        for (const std::vector<double>& lp : log_probs) {
-          scores.assign(U, -INFINITY);  // items the model lacks rank last
-          for (std::size_t j = 0; j < U; ++j)
-            if (token_of[j] >= 0) scores[j] = lp[static_cast<std::size_t>(token_of[j] - first)];
-          score_method(scores);
-        }
+        universe_log_probs(*session, *model, *vocab, input, repeats, token_of, log_probs,
+                           model_scores);
+        for (const std::vector<double>& s : model_scores) score_method(s);
       }
       for (const BasketBaseline& b : baselines) {
         b.score(input, scores);

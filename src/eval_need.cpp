@@ -66,33 +66,15 @@ NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, cons
                          const NeedWeights& weights, std::span<const RepeatVariant> variants,
                          std::vector<NeedQuery>* queries,
                          const std::function<void(std::size_t, std::size_t)>& progress) {
-  if (k < 1) throw Error(ErrorCode::kInvalidArgument, "k must be at least 1");
-  if ((model == nullptr) != (vocab == nullptr))
-    throw Error(ErrorCode::kInvalidArgument,
-                "evaluation needs both the model and its item vocabulary");
-  if (model != nullptr && model->config().kind != ModelKind::kItems)
-    throw Error(ErrorCode::kInvalidArgument, "the need protocol evaluates item models");
-  for (const RepeatVariant& v : variants)
-    if (!(v.repeat.weight >= 0 && v.repeat.weight < 1) ||
-        !(v.repeat.decay > 0 && v.repeat.decay <= 1))
-      throw Error(ErrorCode::kInvalidArgument,
-                  v.name + ": the repeat weight must be in [0, 1) and the decay in (0, 1]");
+  check_protocol_arguments(k, model, vocab, "the need protocol");
+  check_repeat_variants(variants);
   for (const auto* list : {&weights.model, &weights.popularity, &weights.own})
     for (const double w : *list)
       if (!(w >= 0 && std::isfinite(w)))
         throw Error(ErrorCode::kInvalidArgument,
                     "need weights must be finite and >= 0, got " + weight_text(w));
 
-  // The last-basket split.
-  std::vector<CustomerBaskets> training;
-  std::vector<std::size_t> evaluated;
-  for (std::size_t c = 0; c < customers.size(); ++c) {
-    if (customers[c].baskets.size() < 2) continue;
-    evaluated.push_back(c);
-    CustomerBaskets t{customers[c].customer_id, customers[c].baskets};
-    t.baskets.pop_back();
-    training.push_back(std::move(t));
-  }
+  const auto [training, evaluated] = split_last_baskets(customers);
   const BasketStatistics stats(training);
   const std::size_t U = static_cast<std::size_t>(stats.size());
   std::unordered_map<std::string_view, const CatalogItem*> by_id;
@@ -108,29 +90,19 @@ NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, cons
   std::vector<double> log_popularity(U);
   for (std::size_t j = 0; j < U; ++j) log_popularity[j] = std::log1p(stats.popularity()[j]);
 
-  std::vector<int> token_of(U, -1);
-  if (vocab != nullptr)
-    for (std::size_t j = 0; j < U; ++j)
-      if (auto t = vocab->find(stats.ids()[j])) token_of[j] = *t;
+  const std::vector<int> token_of = universe_tokens(stats.ids(), vocab);
 
   // The methods, in report order.
-  std::vector<RepeatVariant> model_rows;
-  if (model != nullptr) {
-    if (variants.empty())
-      model_rows.push_back(RepeatVariant{model_name, model->config().repeat});
-    else
-      model_rows.assign(variants.begin(), variants.end());
-  }
+  const std::vector<RepeatVariant> rows = model_rows(model, model_name, variants);
   std::vector<RepeatMix> repeats;
-  for (const RepeatVariant& v : model_rows) repeats.push_back(v.repeat);
+  for (const RepeatVariant& v : rows) repeats.push_back(v.repeat);
   std::vector<NeedMethod> methods;
   const std::vector<double> model_weights = weights.model.empty() && model != nullptr
                                                 ? std::vector{model->config().need_weight}
                                                 : weights.model;
-  for (std::size_t r = 0; r < model_rows.size(); ++r)
+  for (std::size_t r = 0; r < rows.size(); ++r)
     for (const double w : model_weights)
-      methods.push_back(
-          {model_rows[r].name + " w=" + weight_text(w), NeedMethod::Kind::kModel, w, r});
+      methods.push_back({rows[r].name + " w=" + weight_text(w), NeedMethod::Kind::kModel, w, r});
   methods.push_back({"BM25 (text alone)", NeedMethod::Kind::kText, 1, 0});
   const NeedWeights defaults = default_need_weights();
   for (const double w : weights.popularity.empty() ? defaults.popularity : weights.popularity)
@@ -194,20 +166,9 @@ NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, cons
         continue;
       }
 
-      if (model != nullptr) {
-        std::vector<Basket> baskets;
-        for (const auto& b : input) baskets.push_back(Basket{{}, std::nullopt, b});
-        const ItemSequence seq = build_item_sequence(
-            *vocab, baskets, model->config().sequence_format, model->config().n_ctx);
-        item_log_probs(*session, *vocab, model->config().sequence_format, seq.tokens, repeats,
-                       log_probs);
-        const int first = vocab->first_item_id();
-        model_scores.assign(repeats.size(), std::vector<double>(U, -INFINITY));
-        for (std::size_t v = 0; v < repeats.size(); ++v)
-          for (std::size_t j = 0; j < U; ++j)
-            if (token_of[j] >= 0)
-              model_scores[v][j] = log_probs[v][static_cast<std::size_t>(token_of[j] - first)];
-      }
+      if (model != nullptr)
+        universe_log_probs(*session, *model, *vocab, input, repeats, token_of, log_probs,
+                           model_scores);
 
       for (const std::string& text : texts) {
         const Need need = parse_need(text);

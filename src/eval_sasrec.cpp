@@ -82,10 +82,7 @@ SasrecReport evaluate_sasrec(std::span<const CustomerSequence> users, int k, con
   }
   const std::vector<SequenceBaseline> baselines = sasrec_baselines(training, U);
 
-  std::vector<int> token_of(U, -1);
-  if (vocab != nullptr)
-    for (std::size_t j = 0; j < U; ++j)
-      if (auto t = vocab->find(names[j])) token_of[j] = *t;
+  const std::vector<int> token_of = universe_tokens(names, vocab);
 
   std::vector<std::string> methods;
   if (model != nullptr) methods.push_back(model_name);

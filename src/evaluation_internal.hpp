@@ -1,5 +1,6 @@
-// What the evaluation protocols share (private): progress reporting, metric sums, and the SASRec
-// protocol's baselines over item indices.
+// What the evaluation protocols share (private; src/eval_common.cpp): argument checks, the
+// last-basket split, the model's scores over the universe, progress reporting, metric sums, and
+// the SASRec protocol's baselines over item indices.
 #pragma once
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gptrec/error.hpp"
@@ -27,6 +29,33 @@ inline void report_progress(const std::function<void(std::size_t, std::size_t)>&
 #endif
   progress(done, total);
 }
+
+// Throws Error(kInvalidArgument) for a repeat variant whose weight or decay is out of range.
+void check_repeat_variants(std::span<const RepeatVariant> variants);
+
+// The last-basket split: customers with >= 2 baskets are evaluated (indices into the customers)
+// on their last basket; the training data is their other baskets.
+struct LastBasketSplit {
+  std::vector<CustomerBaskets> training;
+  std::vector<std::size_t> evaluated;
+};
+LastBasketSplit split_last_baskets(std::span<const CustomerBaskets> customers);
+
+// The model's rows of a report: its own repeat component, named `model_name`, or the variants.
+std::vector<RepeatVariant> model_rows(const Model* model, const std::string& model_name,
+                                      std::span<const RepeatVariant> variants);
+
+// Universe index -> the item's token in `vocab` (-1 when it lacks the item, or vocab is null).
+std::vector<int> universe_tokens(std::span<const std::string> ids, const ItemVocabulary* vocab);
+
+// out[r][j]: the model's log-probability of universe item j (token token_of[j]) after the
+// `input` baskets, under repeats[r] (item_log_probs, recommender.hpp); -infinity for the items
+// the model lacks. `log_probs` is scratch. Uses `session` (cleared first).
+void universe_log_probs(Session& session, const Model& model, const ItemVocabulary& vocab,
+                        std::span<const std::vector<std::string>> input,
+                        std::span<const RepeatMix> repeats, const std::vector<int>& token_of,
+                        std::vector<std::vector<double>>& log_probs,
+                        std::vector<std::vector<double>>& out);
 
 inline void add_to(RankingMetrics& sum, const RankingMetrics& x) {
   sum.hit += x.hit;
