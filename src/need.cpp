@@ -266,7 +266,7 @@ std::uint64_t splitmix64(std::uint64_t& state) {
 }
 
 std::uint64_t fnv1a64(std::string_view text) {
-  std::uint64_t h = 1469598103934665603ull;
+  std::uint64_t h = 14695981039346656037ull;
   for (const unsigned char c : text) {
     h ^= c;
     h *= 1099511628211ull;

@@ -145,3 +145,35 @@ TEST_F(TextRecommender, TemplateFromTheModelDirectoryAndPopularityFallback) {
   test::write_file(dir_ / "recommender.json", R"({"prompt": "no placeholder"})");
   EXPECT_THROW(Recommender::load(dir_.path(), Catalog::parse(kCatalog, "cat.json")), Error);
 }
+
+TEST_F(TextRecommender, NeedGoesIntoThePromptAndOnlyFittingNamesAreScored) {
+  test::write_file(
+      dir_ / "recommender.json",
+      R"({"need_prompt": "Bought: {history}. Wants: {need}. Next:", "separator": ", "})");
+  const auto rec = Recommender::load(dir_.path(), Catalog::parse(kCatalog, "cat.json"));
+  RecommendOptions o;
+  o.need = "dairy milk or cheese {history}";  // a placeholder in the need stays text
+  const auto r = rec.recommend(history(), o);
+  EXPECT_EQ(r.score_kind, ScoreKind::kMeanLogprob);
+  EXPECT_FALSE(r.need_fallback);
+  ASSERT_EQ(r.suggestions.size(), 2u);  // Whole milk, Aged cheddar cheese
+  const auto tok = load_tokenizer(dir_.path());
+  for (const auto& s : r.suggestions) {
+    EXPECT_TRUE(s.item->id == "milk" || s.item->id == "cheese") << s.item->id;
+    EXPECT_NEAR(s.score,
+                mean_logprob(rec.model(), *tok,
+                             "Bought: Whole milk, Rye bread. Wants: dairy milk or cheese "
+                             "{history}. Next:",
+                             " " + s.item->name),
+                1e-4);
+  }
+  o.need = "espresso machine";
+  o.category = "dairy";
+  const auto none = rec.recommend(history(), o);
+  ASSERT_TRUE(none.need_fallback);
+  EXPECT_EQ(*none.need_fallback,
+            "no product fits the need \"espresso machine\" and the other filters");
+
+  test::write_file(dir_ / "recommender.json", R"({"need_prompt": "Bought: {history}. Next:"})");
+  EXPECT_THROW(Recommender::load(dir_.path(), Catalog::parse(kCatalog, "cat.json")), Error);
+}

@@ -72,7 +72,7 @@ def splitmix64(state):
 
 
 def fnv1a64(text):
-    h = 1469598103934665603
+    h = 14695981039346656037
     for b in text.encode("utf-8"):
         h = ((h ^ b) * 1099511628211) & MASK
     return h
