@@ -84,7 +84,7 @@ NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, cons
   for (std::size_t j = 0; j < U; ++j) {
     auto it = by_id.find(stats.ids()[j]);
     universe_names[j] = it != by_id.end() ? it->second->name : stats.ids()[j];
-    if (it != by_id.end()) available[j] = it->second->available;
+    if (it != by_id.end()) available[j] = it->second->available && it->second->product;
   }
   const NameIndex index(universe_names, match);
   std::vector<double> log_popularity(U);

@@ -166,9 +166,14 @@ TEST(NeedHistory, RecordNeedField) {
 
 TEST(NeedRecommend, OnlyFittingProductsRankedByTheNeedConditionedProbability) {
   const gptrec::Recommender& rec = recommender();
-  const gptrec::History h = fixture_history();
+  // Without returns (which scale an item's score down after the normalization) and in mode all,
+  // the scores are exactly p(j | history, need).
+  gptrec::History h = fixture_history();
+  std::erase_if(h.events,
+                [](const gptrec::Event& e) { return e.type == gptrec::EventType::kReturn; });
   gptrec::RecommendOptions all;
   all.top_n = 1 << 20;
+  all.mode = gptrec::SuggestMode::kAll;
   std::unordered_map<std::string, double> p;  // the model's probabilities without a need
   for (const auto& s : rec.recommend(h, all).suggestions) p[s.item->id] = s.score;
 

@@ -162,7 +162,8 @@ def main():
     catalog = json.load(open(a.catalog))
     catalog = catalog["items"] if isinstance(catalog, dict) else catalog
     names = {str(i.get("id", i.get("item"))): i.get("name") or str(i.get("id", i.get("item"))) for i in catalog}
-    unavailable = {str(i.get("id", i.get("item"))) for i in catalog if i.get("available") is False}
+    unavailable = {str(i.get("id", i.get("item"))) for i in catalog
+                   if i.get("available") is False or i.get("product") is False}
     opener = gzip.open if a.data.endswith(".gz") else open
     customers = []
     with opener(a.data, "rt") as f:

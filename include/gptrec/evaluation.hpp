@@ -221,8 +221,8 @@ NeedWeights default_need_weights();
 // distinct held-out item of the universe gives the query need_query(name, customer, item, seed)
 // (when its name has an anchor word); equal queries of a customer are one query, whose targets
 // are the held-out items of the universe whose names fit all its words. `items` gives the names
-// (an item without one is named by its id); the items it marks unavailable (postage, fees) fit no
-// query and give none. `model` and `vocab` are optional (then only
+// (an item without one is named by its id); the items it marks unavailable or "product": false
+// (postage, fees) fit no query and give none. `model` and `vocab` are optional (then only
 // the baselines); the model's rows use its repeat component or each of `variants`. When
 // `queries` is not null it receives every query. Parallel and `progress` as
 // evaluate_last_basket. Throws Error(kInvalidArgument) as evaluate_last_basket, and for a
