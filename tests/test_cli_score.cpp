@@ -129,6 +129,31 @@ TEST(CliScore, ShardsPartitionTheInput) {
       2);
 }
 
+// The shard of a record is FNV-1a-64("id:" + customer_id) mod n (README), the same on every
+// machine. Expected shards from an independent computation:
+//   python3 -c 'h=14695981039346656037
+//   for c in b"id:12347": h=((h^c)*1099511628211)%2**64
+//   print(h%3)'   -> 0; likewise 12348 -> 1, 12349 -> 2, 12350 -> 2, 13047 -> 0.
+TEST(CliScore, ShardIsFnv1aOfTheCustomerId) {
+  const std::vector<std::pair<std::string, int>> expected = {
+      {"12347", 0}, {"12348", 1}, {"12349", 2}, {"12350", 2}, {"13047", 0}};
+  std::string input;
+  for (const auto& [id, shard] : expected)
+    input += R"({"customer_id": ")" + id + R"(", "events": [{"item": "22423"}]})" + "\n";
+  for (int i = 0; i < 3; ++i) {
+    const auto part = run_cli({"score", "--model", tiny_items(), "--input", "-", "--output", "-",
+                               "--shard", std::to_string(i) + "/3", "--quiet"},
+                              input);
+    ASSERT_EQ(part.status, 0) << part.err;
+    std::vector<std::string> got, want;
+    for (const auto& l : lines_of(part.out))
+      got.push_back(nlohmann::json::parse(l)["customer_id"].get<std::string>());
+    for (const auto& [id, shard] : expected)
+      if (shard == i) want.push_back(id);
+    EXPECT_EQ(got, want) << "shard " << i;
+  }
+}
+
 TEST(CliScore, ResumeAfterACutOutputGivesEveryRecordOnce) {
   gptrec::test::TempDir tmp;
   gptrec::test::write_file(tmp / "in.jsonl", big_input(2));

@@ -23,6 +23,7 @@
 #include "format.hpp"
 #include "gptrec/error.hpp"
 #include "gptrec/model_directory.hpp"
+#include "gptrec/need.hpp"
 #include "gptrec/recommender.hpp"
 #include "input.hpp"
 #include "lines.hpp"
@@ -45,16 +46,6 @@ struct ScoreOptions {
   bool quiet = false;
   RecommendOptions request;  // --need, --min-price, --max-price (add_need_options)
 };
-
-// FNV-1a, 64-bit: a fixed hash, so every machine splits the shards the same way.
-std::uint64_t stable_hash(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (const unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 struct Shard {
   std::uint64_t index = 0, count = 1;
@@ -193,7 +184,7 @@ std::string fingerprint(const std::string& path) {
   ::close(fd);
   bytes.resize(got);
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(stable_hash(bytes)));
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(bytes)));
   return std::to_string(size) + ":" + hex;
 }
 
@@ -390,7 +381,7 @@ int run_score(const ScoreOptions& o) {
       // Blank lines are not records.
       if (!read_error && line.find_first_not_of(" \t") == std::string::npos) continue;
       if (shard.count > 1 &&
-          stable_hash(shard_key(line, reader.line_number())) % shard.count != shard.index)
+          fnv1a64(shard_key(line, reader.line_number())) % shard.count != shard.index)
         continue;
       if (in_shard++ < already) continue;  // written by the run being resumed
       r.line_number = reader.line_number();
