@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gptrec_tools import baskets as bk  # noqa: E402
-from gptrec_tools import item_gpt, sasrec  # noqa: E402
+from gptrec_tools import item_gpt, sasrec, torch_runtime  # noqa: E402
 
 
 def read_sequences(path):
@@ -51,6 +51,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON (the keys of `gptrec eval --format json`)")
     args = ap.parse_args(argv)
+    torch_runtime.keep_freed_memory()
     torch.set_num_threads(args.threads)
 
     sequences = read_sequences(args.data)

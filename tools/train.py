@@ -61,7 +61,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gptrec_tools import baskets as bk  # noqa: E402
-from gptrec_tools import item_gpt, last_basket, non_products, sasrec  # noqa: E402
+from gptrec_tools import item_gpt, last_basket, non_products, sasrec, torch_runtime  # noqa: E402
 
 N_SPECIAL = len(bk.SPECIAL_TOKENS)
 
@@ -502,6 +502,10 @@ def write_readme(path, args, command, config, n_items, stats, history, best_epoc
 
 def main(argv=None):
     args = parse_args(argv)
+    torch_runtime.keep_freed_memory()
+    warning = torch_runtime.reference_blas_warning()
+    if warning:
+        print("train.py: " + warning, file=sys.stderr, flush=True)
     torch.set_num_threads(args.threads)
     t_start = time.time()
 
