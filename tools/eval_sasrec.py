@@ -6,6 +6,9 @@ PyTorch from the exported weights) and of tools/train.py's validation figures.
   /usr/bin/python3 tools/eval_sasrec.py --model models/games --data ../shared/data/games/Video.txt \\
       --candidates ../shared/data/games/sampled_test_seed0.jsonl.gz
 
+It prints HR@10 and NDCG@10 of the three rankings: full_excl (every item but the input's, the
+headline; HR@10 = Recall@10), full and sampled.
+
 --split test (default) ranks each user's last item, the input being every item before it;
 --split valid ranks the second last from the items before it, against the negatives that
 tools/train.py --split sasrec validates with (seed 0). Without --candidates, the test negatives
@@ -25,14 +28,15 @@ from gptrec_tools import item_gpt, sasrec, torch_runtime  # noqa: E402
 
 
 def read_sequences(path):
-    """{user: [item, ...]}: "user item" lines (Video.txt) or histories JSONL(.gz), file order."""
+    """{user: [item, ...]}: "user item [item ...]" lines (Video.txt: one item a line; the S3-Rec
+    files: a user's whole sequence) or histories JSONL(.gz), file order."""
     out = {}
     if path.endswith(".txt"):
         with open(path, encoding="utf-8") as f:
             for line in f:
                 if line.strip():
-                    u, i = line.split()
-                    out.setdefault(u, []).append(i)
+                    u, *items = line.split()
+                    out.setdefault(u, []).extend(items)
         return out
     for n, h in enumerate(bk.read_histories(path)):
         items = [str(e["item"]) for e in bk.purchase_events(h)]
@@ -76,10 +80,12 @@ def main(argv=None):
                                        universe, negatives)
     print(f"{args.split}: {len(cases)} users, {len(universe)} items")
     print(f"{'':12} {'HR@10':>8} {'NDCG@10':>8}")
-    for name in ("sampled", "full", "full_excl"):
+    for name in ("full_excl", "full", "sampled"):
         print(f"{name:12} {m[name]['hr']:8.4f} {m[name]['ndcg']:8.4f}")
+    print("(full_excl: against every item but the input's, the headline; HR@10 = Recall@10)")
     result = {"evaluated": len(cases), "items": len(universe),
-              **{name: {"hr": m[name]["hr"], "ndcg": m[name]["ndcg"]} for name in ("sampled", "full", "full_excl")}}
+              **{name: {"hr": m[name]["hr"], "ndcg": m[name]["ndcg"]} for name in ("full_excl", "full", "sampled")}}
+    result["full_excl"] = {"recall": m["full_excl"]["hr"], **result["full_excl"]}
     if subset is not None and subset.any():
         print(f"{'subset':12} {hr[subset].mean():8.4f} {ndcg[subset].mean():8.4f}  ({int(subset.sum())} users)")
         result["sampled_subset"] = {"hr": float(hr[subset].mean()), "ndcg": float(ndcg[subset].mean())}

@@ -104,8 +104,9 @@ std::vector<CustomerBaskets> read_customers(const EvalOptions& o) {
   return customers;
 }
 
-// Sequences for the SASRec protocol: "user item" lines (the paper's data files; a user's lines in
-// time order) or histories JSONL (purchases in time order).
+// Sequences for the SASRec protocol: "user item [item ...]" lines (the SASRec paper's files have
+// one item a line, the S3-Rec files a user's whole sequence; a user's items in time order) or
+// histories JSONL (purchases in time order).
 std::vector<CustomerSequence> read_sequences(const EvalOptions& o) {
   std::vector<CustomerSequence> users;
   std::unordered_map<std::string, std::size_t> by_id;
@@ -128,16 +129,18 @@ std::vector<CustomerSequence> read_sequences(const EvalOptions& o) {
       }
     } else {
       std::istringstream fields(line);
-      std::string user, item, extra;
-      if (!(fields >> user >> item) || (fields >> extra)) {
+      std::string user, item;
+      if (!(fields >> user >> item)) {
         if (bad++ == 0)
-          first_error =
-              o.data + ":" + std::to_string(reader.line_number()) + ": expected \"user item\"";
+          first_error = o.data + ":" + std::to_string(reader.line_number()) +
+                        ": expected \"user item [item ...]\"";
         continue;
       }
       auto [it, inserted] = by_id.emplace(user, users.size());
       if (inserted) users.push_back(CustomerSequence{user, {}});
-      users[it->second].items.push_back(item);
+      auto& items = users[it->second].items;
+      items.push_back(item);
+      while (fields >> item) items.push_back(item);
     }
     if (o.limit > 0 && static_cast<long long>(users.size()) > o.limit) {
       users.pop_back();
@@ -192,6 +195,10 @@ int run_sasrec(const EvalOptions& o, const Model* model, const ItemVocabulary* v
   auto metrics = [](const RankingMetrics& x) {
     return nlohmann::ordered_json{{"hr", x.hit}, {"ndcg", x.ndcg}};
   };
+  // One target: Recall@k = HR@k.
+  auto headline = [](const RankingMetrics& x) {
+    return nlohmann::ordered_json{{"recall", x.hit}, {"hr", x.hit}, {"ndcg", x.ndcg}};
+  };
   if (o.format == "json") {
     nlohmann::ordered_json j;
     j["protocol"] = o.protocol;
@@ -204,10 +211,10 @@ int run_sasrec(const EvalOptions& o, const Model* model, const ItemVocabulary* v
     j["negatives"] = fixed ? "file " + o.candidates : "seed " + std::to_string(o.seed);
     nlohmann::ordered_json methods = nlohmann::ordered_json::array();
     for (const auto& m : r.methods) {
-      nlohmann::ordered_json e{{"method", m.method}, {"sampled", metrics(m.sampled)}};
-      if (r.subset_evaluated > 0) e["sampled_subset"] = metrics(m.subset);
+      nlohmann::ordered_json e{{"method", m.method}, {"full_excl", headline(m.full_excl)}};
       e["full"] = metrics(m.full);
-      e["full_excl"] = metrics(m.full_excl);
+      e["sampled"] = metrics(m.sampled);
+      if (r.subset_evaluated > 0) e["sampled_subset"] = metrics(m.subset);
       methods.push_back(std::move(e));
     }
     j["methods"] = std::move(methods);
@@ -219,13 +226,13 @@ int run_sasrec(const EvalOptions& o, const Model* model, const ItemVocabulary* v
       r.users, r.evaluated, r.items,
       fixed ? ("from " + o.candidates).c_str() : ("seed " + std::to_string(o.seed)).c_str());
   const std::string k = std::to_string(r.k);
-  std::vector<std::string> header = {"method", "sampled HR@" + k, "NDCG@" + k};
+  std::vector<std::string> header = {"method",       "Recall@" + k,    "NDCG@" + k,
+                                     "full HR@" + k, "full NDCG@" + k, "sampled HR@" + k,
+                                     "NDCG@" + k};
   if (r.subset_evaluated > 0) {
     header.push_back("subset HR@" + k);
     header.push_back("NDCG@" + k);
   }
-  for (const char* h : {"full HR@", "full NDCG@", "full-excl HR@", "full-excl NDCG@"})
-    header.push_back(h + k);
   std::vector<bool> right(header.size(), true);
   right[0] = false;
   Table t(header, right);
@@ -235,20 +242,24 @@ int run_sasrec(const EvalOptions& o, const Model* model, const ItemVocabulary* v
     return std::string(buf);
   };
   for (const auto& m : r.methods) {
-    std::vector<std::string> row = {m.method, f(m.sampled.hit), f(m.sampled.ndcg)};
+    std::vector<std::string> row = {m.method,         f(m.full_excl.hit), f(m.full_excl.ndcg),
+                                    f(m.full.hit),    f(m.full.ndcg),     f(m.sampled.hit),
+                                    f(m.sampled.ndcg)};
     if (r.subset_evaluated > 0) {
       row.push_back(f(m.subset.hit));
       row.push_back(f(m.subset.ndcg));
     }
-    for (double v : {m.full.hit, m.full.ndcg, m.full_excl.hit, m.full_excl.ndcg})
-      row.push_back(f(v));
     t.add(row);
   }
   t.print(stdout);
+  std::printf(
+      "\nRecall@%s, NDCG@%s: the test item ranked against every item but the input's (the "
+      "full-ranking convention of S3-Rec and its successors; one target, so Recall = HR).\n"
+      "full: against every item. sampled: against 100 negatives (the SASRec paper's).\n",
+      k.c_str(), k.c_str());
   if (r.subset_evaluated > 0)
-    std::printf(
-        "\n(subset: the %d users of the seeded 10,000-user subset, as in the paper's code)\n",
-        r.subset_evaluated);
+    std::printf("subset: the %d users of the seeded 10,000-user subset, as in the paper's code.\n",
+                r.subset_evaluated);
   return 0;
 }
 
@@ -451,7 +462,7 @@ Runner add_eval(CLI::App& app) {
   sub->add_option(
          "--data", o->data,
          "Histories, one JSON per line (.jsonl or .jsonl.gz; - for stdin); sasrec also reads "
-         "\"user item\" lines")
+         "\"user item [item ...]\" lines")
       ->required();
   sub->add_option("--protocol", o->protocol, "Evaluation protocol (docs/EVALUATION.md)")
       ->check(CLI::IsMember({"last-basket", "need", "sasrec"}))

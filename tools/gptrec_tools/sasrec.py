@@ -90,12 +90,11 @@ def rank_metrics(scores, targets, negatives, inputs, k=K):
     lower = torch.arange(U)[None, :] < targets[:, None]
     above = (scores > ts) | ((scores == ts) & lower)  # the target itself is never above itself
     full = above.sum(dim=1)
-    excl = full.clone()
-    for b, inp in enumerate(inputs):
-        items = torch.unique(torch.as_tensor(inp, dtype=torch.long))
-        excl[b] -= above[b, items].sum()
-        if bool((items == targets[b]).any()):
-            excl[b] = k  # a target inside the input counts as a miss
+    in_input = torch.zeros((B, U), dtype=torch.bool)
+    in_input[torch.cat([torch.full((len(inp),), b, dtype=torch.long) for b, inp in enumerate(inputs)]),
+             torch.cat([torch.as_tensor(inp, dtype=torch.long) for inp in inputs])] = True
+    excl = (above & ~in_input).sum(dim=1)
+    excl[in_input[rows, targets]] = k  # a target inside the input counts as a miss
     sampled = (above[rows[:, None], negatives] & (negatives != targets[:, None])).sum(dim=1)
     return {"sampled": _metrics(sampled, k), "full": _metrics(full, k), "full_excl": _metrics(excl, k)}
 
@@ -111,16 +110,22 @@ def model_scorer(model, item_ids, universe, n_special):
 
     def score_fn(inputs):
         seqs = [bk.build_sequence([[i] for i in inp], item_ids, "items", n_positions)[0] for inp in inputs]
-        T = max(len(q) for q in seqs)
-        ids = torch.zeros((len(seqs), T), dtype=torch.long)
-        for r, q in enumerate(seqs):
-            ids[r, :len(q)] = torch.tensor(q)
-        last = torch.tensor([len(q) - 1 for q in seqs])
+        # Inputs of similar length run together (right padding never changes a causal model's
+        # last real position, but costs as much as real tokens).
+        order = sorted(range(len(seqs)), key=lambda r: len(seqs[r]))
         was_training = model.training
         model.eval()
         with torch.no_grad():
-            h, E = model.hidden(ids)
-            logits = h[torch.arange(len(seqs)), last] @ E.T
+            h_last = torch.empty((len(seqs), model.config["n_embd"]))
+            for start in range(0, len(order), 64):
+                rows = order[start:start + 64]
+                T = len(seqs[rows[-1]])
+                ids = torch.zeros((len(rows), T), dtype=torch.long)
+                for r, q in enumerate(rows):
+                    ids[r, :len(seqs[q])] = torch.tensor(seqs[q])
+                h, E = model.hidden(ids)
+                h_last[torch.tensor(rows)] = h[torch.arange(len(rows)), torch.tensor([len(seqs[q]) - 1 for q in rows])]
+            logits = h_last @ E.T
         model.train(was_training)
         score_fn.logsumexp.append(torch.logsumexp(logits[:, n_special:], dim=1))
         out = logits[:, token_of_universe.clamp(min=0)]
