@@ -204,3 +204,9 @@ void expect_shipped_model_runs_the_sasrec_protocol(const std::string& name, int 
 TEST(CliEval, ShippedGamesModelRunsTheSasrecProtocol) {
   expect_shipped_model_runs_the_sasrec_protocol("games", 199);
 }
+
+// models/toys on the first 200 lines of S3-Rec's Toys_and_Games.txt (every user has 5 items or
+// more).
+TEST(CliEval, ShippedToysModelRunsTheSasrecProtocol) {
+  expect_shipped_model_runs_the_sasrec_protocol("toys", 200);
+}
