@@ -60,6 +60,58 @@ int read_int(const json& obj, std::initializer_list<const char*> names, std::str
   return static_cast<int>(value);
 }
 
+// "gptrec.ranker": every key required, so that a ranker reads the same wherever it is loaded.
+RankerConfig parse_ranker(const json& r, std::string_view source) {
+  if (!r.is_object()) fail(source, "\"gptrec.ranker\": expected an object");
+  auto at = [&](const json& o, const std::string& path, const char* key) -> const json& {
+    const json* v = find_key(o, {key});
+    if (v == nullptr) fail(source, "\"" + path + "." + key + "\": missing");
+    return *v;
+  };
+  auto number = [&](const json& o, const std::string& path, const char* key) {
+    const json& v = at(o, path, key);
+    if (!v.is_number() || !std::isfinite(v.get<double>()))
+      fail(source, "\"" + path + "." + key + "\": expected a number, got " + v.dump());
+    return v.get<double>();
+  };
+  auto integer = [&](const json& o, const std::string& path, const char* key) {
+    const double v = number(o, path, key);
+    if (v != std::floor(v) || v < 1 || v > 1e9)
+      fail(source, "\"" + path + "." + key + "\": expected a positive integer, got " +
+                       at(o, path, key).dump());
+    return static_cast<int>(v);
+  };
+  const std::string root = "gptrec.ranker";
+  RankerConfig k;
+  k.mix = number(r, root, "mix");
+  k.decay = number(r, root, "decay");
+  const json& w = at(r, root, "weights");
+  if (!w.is_object()) fail(source, "\"gptrec.ranker.weights\": expected an object");
+  const std::string wp = root + ".weights";
+  k.explore = number(w, wp, "explore");
+  k.repeat = number(w, wp, "repeat");
+  k.count = number(w, wp, "count");
+  k.decayed = number(w, wp, "decayed");
+  k.last = number(w, wp, "last");
+  k.baskets = number(w, wp, "baskets");
+  k.repeat_explore = number(w, wp, "repeat_explore");
+  const json& n = at(r, root, "neighbors");
+  if (!n.is_object()) fail(source, "\"gptrec.ranker.neighbors\": expected an object");
+  const std::string np = root + ".neighbors";
+  const json& file = at(n, np, "file");
+  if (!file.is_string() || file.get<std::string>().empty() ||
+      file.get<std::string>().find('/') != std::string::npos ||
+      file.get<std::string>().find('\\') != std::string::npos)
+    fail(source, "\"gptrec.ranker.neighbors.file\": expected a file name in the model directory, got " +
+                     file.dump());
+  k.neighbors_file = file.get<std::string>();
+  k.neighbors = integer(n, np, "k");
+  k.within_decay = number(n, np, "within_decay");
+  k.group_decay = number(n, np, "group_decay");
+  k.groups = integer(n, np, "groups");
+  return k;
+}
+
 }  // namespace
 
 void ModelConfig::validate(std::string_view source) const {
@@ -88,6 +140,20 @@ void ModelConfig::validate(std::string_view source) const {
   if (!(need_weight >= 0.0 && std::isfinite(need_weight)))
     fail(source,
          "\"gptrec.need.weight\" must be a finite number >= 0, got " + std::to_string(need_weight));
+  if (ranker) {
+    if (kind != ModelKind::kItems || sequence_format != SequenceFormat::kBaskets)
+      fail(source, "\"gptrec.ranker\": only item models of the baskets format have a ranker");
+    if (repeat.weight > 0)
+      fail(source, "\"gptrec.ranker\" and \"gptrec.repeat\" exclude each other");
+    if (!(ranker->mix >= 0.0 && ranker->mix < 1.0))
+      fail(source, "\"gptrec.ranker.mix\" must be in [0, 1), got " + std::to_string(ranker->mix));
+    for (const auto& [value, key] : {std::pair{ranker->decay, "decay"},
+                                     std::pair{ranker->within_decay, "neighbors.within_decay"},
+                                     std::pair{ranker->group_decay, "neighbors.group_decay"}})
+      if (!(value > 0.0 && value <= 1.0))
+        fail(source, std::string("\"gptrec.ranker.") + key + "\" must be in (0, 1], got " +
+                         std::to_string(value));
+  }
   // Bounds that keep every buffer size far from overflow; far above any model gptrec targets.
   constexpr int kMaxDim = 1 << 20;
   if (vocab_size > (1 << 24) || n_ctx > kMaxDim || n_embd > kMaxDim || n_inner > 4 * kMaxDim ||
@@ -190,6 +256,7 @@ ModelConfig parse_model_config(std::string_view json_text, std::string_view sour
         c.need_weight = w->get<double>();
       }
     }
+    if (const json* r = find_key(*g, {"ranker"})) c.ranker = parse_ranker(*r, source);
   }
 
   c.validate(source);

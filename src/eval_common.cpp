@@ -46,13 +46,17 @@ void universe_log_probs(Session& session, const Model& model, const ItemVocabula
                         std::span<const std::vector<std::string>> input,
                         std::span<const RepeatMix> repeats, const std::vector<int>& token_of,
                         std::vector<std::vector<double>>& log_probs,
-                        std::vector<std::vector<double>>& out) {
+                        std::vector<std::vector<double>>& out, const BasketRanker* ranker,
+                        std::string_view customer_id) {
   std::vector<Basket> baskets;
   for (const auto& b : input) baskets.push_back(Basket{{}, std::nullopt, b});
   const ModelConfig& config = model.config();
   const ItemSequence seq =
       build_item_sequence(vocab, baskets, config.sequence_format, config.n_ctx);
-  item_log_probs(session, vocab, config.sequence_format, seq.tokens, repeats, log_probs);
+  const IndexBaskets known =
+      ranker != nullptr ? BasketRanker::known_baskets(vocab, input) : IndexBaskets{};
+  item_log_probs(session, vocab, config.sequence_format, seq.tokens, repeats, log_probs,
+                 RankerInput{ranker, known, customer_id});
   const int first = vocab.first_item_id();
   out.resize(repeats.size());
   for (std::size_t r = 0; r < repeats.size(); ++r) {

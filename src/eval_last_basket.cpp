@@ -13,24 +13,67 @@
 
 namespace gptrec {
 
+void HeldOutTargets::set(const BasketStatistics& stats,
+                         std::span<const std::vector<std::string>> input,
+                         const std::vector<std::string>& held_out) {
+  const auto U = static_cast<std::size_t>(stats.size());
+  in_next.assign(U, false);
+  in_new.assign(U, false);
+  input_mask.assign(U, false);
+  for (const int j : stats.indices(input)) input_mask[static_cast<std::size_t>(j)] = true;
+  std::unordered_map<std::string_view, bool> bought_before;
+  for (const auto& b : input)
+    for (const auto& item : b) bought_before[item] = true;
+  next = 0;
+  discovery = 0;
+  for (const auto& item : held_out) {
+    ++next;
+    const bool is_new = !bought_before.contains(item);
+    discovery += is_new;
+    const int j = stats.index(item);
+    if (j < 0) continue;
+    in_next[static_cast<std::size_t>(j)] = true;
+    if (is_new) in_new[static_cast<std::size_t>(j)] = true;
+  }
+}
+
+std::pair<RankingMetrics, RankingMetrics> score_held_out(const BasketStatistics& stats,
+                                                         const std::vector<double>& scores,
+                                                         const HeldOutTargets& targets, int k,
+                                                         std::vector<int>& top) {
+  stats.top_k(scores, nullptr, k, top);
+  const RankingMetrics next = ranking_metrics(top, targets.in_next, targets.next, k);
+  stats.top_k(scores, &targets.input_mask, k, top);
+  return {next, ranking_metrics(top, targets.in_new, targets.discovery, k)};
+}
+
 LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers, int k,
                                       const Model* model, const ItemVocabulary* vocab,
                                       const std::string& model_name,
                                       const std::function<void(std::size_t, std::size_t)>& progress,
-                                      std::span<const RepeatVariant> variants) {
+                                      std::span<const RepeatVariant> variants,
+                                      const std::function<void(const std::string&)>& baseline_progress,
+                                      const BasketRanker* ranker) {
   check_protocol_arguments(k, model, vocab, "the last-basket protocol");
   check_repeat_variants(variants);
   const auto [training, evaluated] = split_last_baskets(customers);
   const BasketStatistics stats(training);
-  const std::size_t U = static_cast<std::size_t>(stats.size());
   const std::vector<int> token_of = universe_tokens(stats.ids(), vocab);
   const std::vector<RepeatVariant> rows = model_rows(model, model_name, variants);
   std::vector<RepeatMix> repeats;
   for (const RepeatVariant& v : rows) repeats.push_back(v.repeat);
-  const std::vector<BasketBaseline> baselines = last_basket_baselines(stats, training);
+  const std::vector<BasketBaseline> baselines =
+      last_basket_baselines(stats, training, k, baseline_progress);
   std::vector<std::string> names;
-  for (const RepeatVariant& v : rows) names.push_back(v.name);
-  for (const BasketBaseline& b : baselines) names.push_back(b.name);
+  std::vector<std::vector<std::pair<std::string, double>>> parameters;
+  for (const RepeatVariant& v : rows) {
+    names.push_back(v.name);
+    parameters.emplace_back();
+  }
+  for (const BasketBaseline& b : baselines) {
+    names.push_back(b.name);
+    parameters.push_back(b.parameters);
+  }
   const std::size_t M = names.size();
 
   // Per customer, per method: next-basket and discovery metrics (and whether discovery applies).
@@ -49,47 +92,29 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
     std::vector<double> scores;
     std::vector<std::vector<double>> log_probs, model_scores;  // per model row
     std::vector<int> top;
-    std::vector<bool> in_next(U), in_new(U), input_mask(U);
+    HeldOutTargets targets;
 #pragma omp for schedule(dynamic, 4)
     for (std::size_t e = 0; e < evaluated.size(); ++e) {
       const CustomerBaskets& c = customers[evaluated[e]];
       const auto input = std::span(c.baskets).first(c.baskets.size() - 1);
       const auto& held_out = c.baskets.back();
 
-      std::fill(in_next.begin(), in_next.end(), false);
-      std::fill(in_new.begin(), in_new.end(), false);
-      std::fill(input_mask.begin(), input_mask.end(), false);
-      for (const int j : stats.indices(input)) input_mask[static_cast<std::size_t>(j)] = true;
-      // Targets: held-out distinct items; those never seen in training cannot be hit but count.
-      std::unordered_map<std::string_view, bool> bought_before;
-      for (const auto& b : input)
-        for (const auto& item : b) bought_before[item] = true;
-      int target_next = 0, target_new = 0;
-      for (const auto& item : held_out) {
-        ++target_next;
-        const bool is_new = !bought_before.contains(item);
-        target_new += is_new;
-        const int j = stats.index(item);
-        if (j < 0) continue;
-        in_next[static_cast<std::size_t>(j)] = true;
-        if (is_new) in_new[static_cast<std::size_t>(j)] = true;
-      }
-
+      targets.set(stats, input, held_out);
       PerCustomer& r = results[e];
-      r.has_discovery = target_new > 0;
+      r.has_discovery = targets.discovery > 0;
       auto score_method = [&](const std::vector<double>& s) {
-        stats.top_k(s, nullptr, k, top);
-        r.next.push_back(ranking_metrics(top, in_next, target_next, k));
-        stats.top_k(s, &input_mask, k, top);
-        r.discovery.push_back(ranking_metrics(top, in_new, target_new, k));
+        const auto [next, discovery] = score_held_out(stats, s, targets, k, top);
+        r.next.push_back(next);
+        r.discovery.push_back(discovery);
       };
       if (model != nullptr) {
+        // The model's own row gets its ranker; variants are the GPT with a repeat component.
         universe_log_probs(*session, *model, *vocab, input, repeats, token_of, log_probs,
-                           model_scores);
+                           model_scores, variants.empty() ? ranker : nullptr, c.customer_id);
         for (const std::vector<double>& s : model_scores) score_method(s);
       }
       for (const BasketBaseline& b : baselines) {
-        b.score(input, scores);
+        b.score(c.customer_id, input, scores);
         score_method(scores);
       }
 
@@ -107,6 +132,7 @@ LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers
   for (std::size_t m = 0; m < M; ++m) {
     MethodResult mr;
     mr.method = names[m];
+    mr.parameters = parameters[m];
     for (const auto& r : results) {
       add_to(mr.next_basket, r.next[m]);
       if (r.has_discovery) add_to(mr.discovery, r.discovery[m]);

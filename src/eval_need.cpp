@@ -65,7 +65,8 @@ NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, cons
                          std::span<const CatalogItem> items, std::uint64_t seed, NeedMatch match,
                          const NeedWeights& weights, std::span<const RepeatVariant> variants,
                          std::vector<NeedQuery>* queries,
-                         const std::function<void(std::size_t, std::size_t)>& progress) {
+                         const std::function<void(std::size_t, std::size_t)>& progress,
+                         const BasketRanker* ranker) {
   check_protocol_arguments(k, model, vocab, "the need protocol");
   check_repeat_variants(variants);
   for (const auto* list : {&weights.model, &weights.popularity, &weights.own})
@@ -168,7 +169,7 @@ NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, cons
 
       if (model != nullptr)
         universe_log_probs(*session, *model, *vocab, input, repeats, token_of, log_probs,
-                           model_scores);
+                           model_scores, variants.empty() ? ranker : nullptr, c.customer_id);
 
       for (const std::string& text : texts) {
         const Need need = parse_need(text);

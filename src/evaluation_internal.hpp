@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "gptrec/error.hpp"
@@ -50,12 +51,15 @@ std::vector<int> universe_tokens(std::span<const std::string> ids, const ItemVoc
 
 // out[r][j]: the model's log-probability of universe item j (token token_of[j]) after the
 // `input` baskets, under repeats[r] (item_log_probs, recommender.hpp); -infinity for the items
-// the model lacks. `log_probs` is scratch. Uses `session` (cleared first).
+// the model lacks. With `ranker`, the ranker of the model (basket_ranker.hpp) is applied as
+// Recommender::recommend applies it, for the customer `customer_id`. `log_probs` is scratch. Uses
+// `session` (cleared first).
 void universe_log_probs(Session& session, const Model& model, const ItemVocabulary& vocab,
                         std::span<const std::vector<std::string>> input,
                         std::span<const RepeatMix> repeats, const std::vector<int>& token_of,
                         std::vector<std::vector<double>>& log_probs,
-                        std::vector<std::vector<double>>& out);
+                        std::vector<std::vector<double>>& out, const BasketRanker* ranker = nullptr,
+                        std::string_view customer_id = {});
 
 inline void add_to(RankingMetrics& sum, const RankingMetrics& x) {
   sum.hit += x.hit;
@@ -79,6 +83,22 @@ inline void check_protocol_arguments(int k, const Model* model, const ItemVocabu
   if (model != nullptr && model->config().kind != ModelKind::kItems)
     throw Error(ErrorCode::kInvalidArgument, protocol + " evaluates item models");
 }
+// The targets of one evaluated customer of the last-basket protocol over the universe of `stats`:
+// the held-out basket's distinct items (next basket) and those not in the input (discovery); items
+// never seen in training count in the sizes but cannot be hit. input_mask marks the input's items.
+struct HeldOutTargets {
+  std::vector<bool> in_next, in_new, input_mask;
+  int next = 0, discovery = 0;
+  void set(const BasketStatistics& stats, std::span<const std::vector<std::string>> input,
+           const std::vector<std::string>& held_out);
+};
+
+// Next-basket and discovery metrics at k of one score vector (BasketStatistics::top_k order);
+// `top` is scratch.
+std::pair<RankingMetrics, RankingMetrics> score_held_out(const BasketStatistics& stats,
+                                                         const std::vector<double>& scores,
+                                                         const HeldOutTargets& targets, int k,
+                                                         std::vector<int>& top);
 
 // A baseline of the SASRec protocol: scores every item of the universe (indices 0..U-1) for a
 // user's input items (indices, oldest first, not empty). Thread-safe.

@@ -71,6 +71,17 @@ ItemVocabulary ModelDirectory::read_items(const ModelConfig& config) const {
   return vocab;
 }
 
+std::shared_ptr<const BasketRanker> ModelDirectory::read_ranker(const ModelConfig& config,
+                                                                const ItemVocabulary& vocab) const {
+  if (!config.ranker) return nullptr;
+  const auto path = path_ / config.ranker->neighbors_file;
+  if (!file_exists(path))
+    throw Error(ErrorCode::kBadModel,
+                path.string() + ": missing (the ranker of " + config_file().string() +
+                    " names it as its neighbours file)");
+  return std::make_shared<const BasketRanker>(*config.ranker, vocab, path);
+}
+
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir) {
   const ModelDirectory dir(model_dir);
   switch (dir.tokenizer_files()) {

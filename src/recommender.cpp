@@ -95,9 +95,19 @@ bool same_text_ignoring_case(std::string_view a, std::string_view b) {
 // repeat component. Every item score of the recommender and of the evaluation comes from here.
 void item_log_probs_from_logits(const float* logits, const ItemVocabulary& vocab,
                                 SequenceFormat format, std::span<const int> tokens,
-                                const RepeatMix& repeat, std::vector<double>& out) {
+                                const RepeatMix& repeat, const RankerInput& ranker,
+                                std::vector<double>& out) {
   log_softmax(std::span<const float>(logits + vocab.first_item_id(), vocab.items().size()), out);
   mix_repeat(tokens, vocab.first_item_id(), vocab.sep_id(), format, repeat, out);
+  if (ranker.ranker != nullptr) ranker.ranker->apply(ranker.baskets, ranker.customer_id, out);
+}
+
+// The item lists of purchase baskets.
+std::vector<std::vector<std::string>> basket_items(std::span<const Basket> baskets) {
+  std::vector<std::vector<std::string>> out;
+  out.reserve(baskets.size());
+  for (const Basket& b : baskets) out.push_back(b.items);
+  return out;
 }
 
 // The tokens of `seq` without every occurrence of item `drop` (an index into seq.items); baskets
@@ -170,12 +180,12 @@ void mix_repeat(std::span<const int> tokens, int first_item_id, int sep_id, Sequ
 
 void item_log_probs(Session& session, const ItemVocabulary& vocab, SequenceFormat format,
                     std::span<const int> tokens, std::span<const RepeatMix> repeats,
-                    std::vector<std::vector<double>>& out) {
+                    std::vector<std::vector<double>>& out, const RankerInput& ranker) {
   session.clear();
   const ConstMatrixRef logits = session.append(tokens, Logits::kLast);
   out.resize(repeats.size());
   for (std::size_t r = 0; r < repeats.size(); ++r)
-    item_log_probs_from_logits(logits.data(), vocab, format, tokens, repeats[r], out[r]);
+    item_log_probs_from_logits(logits.data(), vocab, format, tokens, repeats[r], ranker, out[r]);
 }
 
 ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Basket> baskets,
@@ -298,6 +308,7 @@ Recommender Recommender::load(const std::filesystem::path& model_dir,
   if (config.kind == ModelKind::kItems) {
     auto vocab = std::make_shared<const ItemVocabulary>(dir.read_items(config));
     r.vocab_ = vocab.get();
+    r.ranker_ = dir.read_ranker(config, *vocab);
     r.tokenizer_ = vocab;
     if (catalog) {
       for (const CatalogItem& item : catalog->items()) {
@@ -591,8 +602,11 @@ Recommendations Recommender::recommend_items(const History& history,
 
   Session& session = thread_session(*model_);
   std::vector<std::vector<double>> model_log_probs;
+  const IndexBaskets known =
+      ranker_ ? BasketRanker::known_baskets(*vocab_, basket_items(baskets)) : IndexBaskets{};
   item_log_probs(session, *vocab_, config.sequence_format, seq.tokens,
-                 std::span<const RepeatMix>(&config.repeat, 1), model_log_probs);
+                 std::span<const RepeatMix>(&config.repeat, 1), model_log_probs,
+                 RankerInput{ranker_.get(), known, history.customer_id});
   const std::vector<double>& log_probs = model_log_probs[0];
   const int first = vocab_->first_item_id();
   std::vector<double> scores(catalog_.size());
@@ -634,11 +648,23 @@ Recommendations Recommender::recommend_items(const History& history,
   std::vector<std::vector<Reason>> reasons(out.suggestions.size());
   std::vector<double> variant_log_probs;
   for (int v = 0; v < n_tried; ++v) {
-    item_log_probs_from_logits(variant_logits.row(v).data(), *vocab_, config.sequence_format,
-                               variants[static_cast<std::size_t>(v)], config.repeat,
-                               variant_log_probs);
     const std::string& item_id = seq.items[static_cast<std::size_t>(first_tried + v)];
     if (!is_product(item_id)) continue;  // read by the model, never given as a reason
+    // The ranker reads the baskets without the item too.
+    IndexBaskets variant_known;
+    if (ranker_) {
+      const int dropped = *vocab_->find(item_id) - first;
+      for (const auto& b : known) {
+        std::vector<int> kept;
+        for (const int j : b)
+          if (j != dropped) kept.push_back(j);
+        if (!kept.empty()) variant_known.push_back(std::move(kept));
+      }
+    }
+    item_log_probs_from_logits(variant_logits.row(v).data(), *vocab_, config.sequence_format,
+                               variants[static_cast<std::size_t>(v)], config.repeat,
+                               RankerInput{ranker_.get(), variant_known, history.customer_id},
+                               variant_log_probs);
     for (std::size_t k = 0; k < out.suggestions.size(); ++k) {
       const auto j = static_cast<std::size_t>(
           candidate_token_[static_cast<std::size_t>(out.suggestions[k].item - catalog_.data())] -

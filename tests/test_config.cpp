@@ -114,3 +114,73 @@ TEST(Config, ReadsTheRepeatComponentOfItemModels) {
   EXPECT_NE(error(R"({"kind": "text", "repeat": {"weight": 0.5}})").find("only item models"),
             std::string::npos);
 }
+
+TEST(Config, ReadsTheRankerOfBasketItemModels) {
+  const std::string base =
+      R"("vocab_size": 10, "n_positions": 8, "n_embd": 4, "n_layer": 1, "n_head": 2)";
+  const std::string weights =
+      R"("weights": {"explore": 0.5, "repeat": 1, "count": 2, "decayed": 3, "last": -1,)"
+      R"( "baskets": 0.25, "repeat_explore": -0.5})";
+  const std::string neighbors =
+      R"("neighbors": {"file": "nb.json", "k": 7, "within_decay": 0.9, "group_decay": 0.8,)"
+      R"( "groups": 3})";
+  auto config = [&](const std::string& ranker, const std::string& extra = "") {
+    return "{" + base + R"(, "gptrec": {"kind": "items", "sequence_format": "baskets", )" + extra +
+           R"("ranker": )" + ranker + "}}";
+  };
+  const auto c = parse_model_config(
+      config(R"({"mix": 0.3, "decay": 0.6, )" + weights + ", " + neighbors + "}"), "config.json");
+  ASSERT_TRUE(c.ranker.has_value());
+  EXPECT_EQ(c.ranker->mix, 0.3);
+  EXPECT_EQ(c.ranker->decay, 0.6);
+  EXPECT_EQ(c.ranker->explore, 0.5);
+  EXPECT_EQ(c.ranker->count, 2);
+  EXPECT_EQ(c.ranker->last, -1);
+  EXPECT_EQ(c.ranker->repeat_explore, -0.5);
+  EXPECT_EQ(c.ranker->neighbors_file, "nb.json");
+  EXPECT_EQ(c.ranker->neighbors, 7);
+  EXPECT_EQ(c.ranker->within_decay, 0.9);
+  EXPECT_EQ(c.ranker->group_decay, 0.8);
+  EXPECT_EQ(c.ranker->groups, 3);
+  EXPECT_FALSE(parse_model_config("{" + base + R"(, "gptrec": {"kind": "items"}})", "config.json")
+                   .ranker.has_value());
+
+  auto error = [&](const std::string& ranker, const std::string& extra = "") {
+    return error_of(config(ranker, extra));
+  };
+  const std::string good_tail = ", " + weights + ", " + neighbors + "}";
+  EXPECT_NE(error(R"({"mix": 1, "decay": 0.6)" + good_tail).find("gptrec.ranker.mix"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"mix": 0.3, "decay": 0)" + good_tail).find("gptrec.ranker.decay"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"decay": 0.6)" + good_tail).find("\"gptrec.ranker.mix\": missing"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"mix": 0.3, "decay": 0.6, "weights": {"explore": 1}, )" + neighbors + "}")
+                .find("\"gptrec.ranker.weights.repeat\": missing"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"mix": 0.3, "decay": 0.6, )" + weights +
+                  R"(, "neighbors": {"file": "../x.json", "k": 7, "within_decay": 0.9,)"
+                  R"( "group_decay": 0.8, "groups": 3}})")
+                .find("gptrec.ranker.neighbors.file"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"mix": 0.3, "decay": 0.6, )" + weights +
+                  R"(, "neighbors": {"file": "nb.json", "k": 0.5, "within_decay": 0.9,)"
+                  R"( "group_decay": 0.8, "groups": 3}})")
+                .find("gptrec.ranker.neighbors.k"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"mix": 0.3, "decay": 0.6, )" + weights +
+                  R"(, "neighbors": {"file": "nb.json", "k": 7, "within_decay": 1.5,)"
+                  R"( "group_decay": 0.8, "groups": 3}})")
+                .find("gptrec.ranker.neighbors.within_decay"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"mix": 0.3, "decay": 0.6)" + good_tail,
+                  R"("repeat": {"weight": 0.5}, )")
+                .find("exclude each other"),
+            std::string::npos);
+  EXPECT_NE(error_of("{" + base +
+                     R"(, "gptrec": {"kind": "items", "sequence_format": "items", "ranker": {"mix": )"
+                     R"(0.3, "decay": 0.6)" +
+                     good_tail + "}}")
+                .find("only item models of the baskets format"),
+            std::string::npos);
+}

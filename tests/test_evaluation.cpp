@@ -89,7 +89,7 @@ TEST(LastBasket, BaselinesByHand) {
   EXPECT_EQ(r.evaluated_next, 2);
   EXPECT_EQ(r.evaluated_discovery, 1);  // B's w is new; A's x is not
   EXPECT_EQ(r.universe, 3);             // w is in no training basket
-  ASSERT_EQ(r.methods.size(), 4u);
+  ASSERT_EQ(r.methods.size(), 7u);
 
   // Popularity, top 2 = y, x. A: x second, NDCG = 1/log2(3). B: y first of targets {y, w}:
   // recall 1/2, NDCG = 1 / (1 + 1/log2(3)). Discovery (B only, y and z excluded): x, a miss.
@@ -111,24 +111,28 @@ TEST(LastBasket, BaselinesByHand) {
 
   EXPECT_EQ(r.methods[2].method, "item-knn");
   EXPECT_EQ(r.methods[3].method, "markov");
+  EXPECT_EQ(r.methods[4].method, "top-frequency");
+  EXPECT_EQ(r.methods[5].method, "markov-backoff");
+  EXPECT_EQ(r.methods[6].method, "tifu-knn");
+  EXPECT_EQ(r.methods[6].parameters.size(), 5u);
 }
 
 TEST(LastBasket, BaselineListMatchesTheReport) {
   const std::vector<CustomerBaskets> training = {{"A", {{"x", "y"}}}, {"B", {{"y"}, {"z"}}}};
   const BasketStatistics stats(training);
   const std::vector<BasketBaseline> baselines = last_basket_baselines(stats, training);
-  ASSERT_EQ(baselines.size(), 4u);
+  ASSERT_EQ(baselines.size(), 7u);
   // Markov from the last input basket {y}: y starts one transition, B's {y} -> {z} (A's {x, y}
   // has no next basket), so P(z | y) = 1.
   std::vector<double> scores;
   const std::vector<std::vector<std::string>> input = {{"y"}};
-  baselines[3].score(input, scores);
+  baselines[3].score("", input, scores);
   ASSERT_EQ(scores.size(), 3u);
   EXPECT_DOUBLE_EQ(scores[static_cast<std::size_t>(stats.index("z"))], 1.0);
   EXPECT_DOUBLE_EQ(scores[static_cast<std::size_t>(stats.index("x"))], 0.0);
   // Item-kNN from {x}: cosine(x, y) = 1 co-occurrence / sqrt(1 * 2).
   const std::vector<std::vector<std::string>> x_only = {{"x"}};
-  baselines[2].score(x_only, scores);
+  baselines[2].score("", x_only, scores);
   EXPECT_NEAR(scores[static_cast<std::size_t>(stats.index("y"))], 1.0 / std::sqrt(2.0), 1e-15);
   EXPECT_DOUBLE_EQ(scores[static_cast<std::size_t>(stats.index("z"))], 0.0);
 }

@@ -3,6 +3,7 @@
 
 #include <functional>
 
+#include "gptrec/basket_ranker.hpp"
 #include "gptrec/error.hpp"
 #include "gptrec/model_directory.hpp"
 #include "test_util.hpp"
@@ -79,6 +80,40 @@ TEST(ModelDirectory, NamesWhatIsWrong) {
               d.read_items(d.read_config());
             }).find("items.json: missing (an item model needs its item vocabulary)"),
             std::string::npos);
+
+  // A ranker's neighbours file: missing, then malformed (the JSON path of the fault is named).
+  ModelConfig ranked = d.read_config();
+  ranked.ranker = RankerConfig{};
+  ranked.ranker->neighbors_file = "nb.json";
+  test::copy_dir(test::model_dir("tiny-items"), dir / "ranked");
+  const ModelDirectory r(dir / "ranked");
+  const ItemVocabulary vocab = r.read_items(ranked);
+  EXPECT_NE(error_of([&] { r.read_ranker(ranked, vocab); })
+                .find("nb.json: missing (the ranker of"),
+            std::string::npos);
+  EXPECT_EQ(r.read_ranker(d.read_config(), vocab), nullptr);  // no ranker, no file read
+  auto fault = [&](const std::string& contents) {
+    test::write_file(dir / "ranked" / "nb.json", contents);
+    return error_of([&] { r.read_ranker(ranked, vocab); });
+  };
+  EXPECT_NE(fault(R"({"customers": 1})").find("nb.json: expected an object with a \"customers\""),
+            std::string::npos);
+  EXPECT_NE(fault(R"({"customers": [{"id": "a", "baskets": [["22423"], ["x", 5]]}]})")
+                .find("nb.json: customers[0].baskets[1][1]: expected an item id string"),
+            std::string::npos);
+  EXPECT_NE(fault(R"({"customers": [{"id": "a", "baskets": []}, {"id": "a", "baskets": []}]})")
+                .find("customers[1].id: \"a\" appears twice"),
+            std::string::npos);
+  EXPECT_NE(fault(R"({"customers": [{"id": 5, "baskets": []}]})").find("customers[0].id"),
+            std::string::npos);
+  EXPECT_NE(fault("{\"customers\": [").find("nb.json"), std::string::npos);
+  const auto ok = [&] {
+    test::write_file(dir / "ranked" / "nb.json",
+                     R"({"customers": [{"id": "a", "baskets": [["22423", "unknown"], ["85123A"]]}]})");
+    return r.read_ranker(ranked, vocab);
+  }();
+  ASSERT_NE(ok, nullptr);
+  EXPECT_EQ(ok->neighbors().size(), 1);
 
   std::filesystem::rename(dir / "model.safetensors", dir / "pytorch_model.bin");
   EXPECT_NE(error_of([&] { d.open_weights(); })

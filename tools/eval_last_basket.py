@@ -3,8 +3,9 @@
 docs/EVALUATION.md: for every customer with at least 2 baskets, the last basket is held out and
 predicted from the ones before it; training data (for the baselines' statistics) is every
 customer's baskets but the last. Reports HR@10, Recall@10 and NDCG@10 in the "next basket" and
-"discovery" settings for popularity, repeat-then-popularity, item-kNN, first-order Markov and each
---model (an exported model directory, run with a plain float32 PyTorch forward pass).
+"discovery" settings for popularity, repeat-then-popularity, item-kNN, first-order Markov, personal
+top-frequency, Markov with popularity back-off and TIFU-KNN (the last three with hyper-parameters
+chosen on validation baskets) and each --model (an exported model directory, run with a plain float32 PyTorch forward pass).
 
 This is the Python cross-check of `gptrec eval --protocol last-basket`.
 
@@ -23,7 +24,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gptrec_tools import baskets as bk  # noqa: E402
-from gptrec_tools import item_gpt, last_basket  # noqa: E402
+from gptrec_tools import basket_ranker, item_gpt, last_basket  # noqa: E402
 from train import replace_section  # noqa: E402
 
 
@@ -69,13 +70,23 @@ def gpt_scores(model_dir, universe, cases, batch_tokens, repeat=None):
     item_ids = {str(e["id"]): n_special + j for j, e in enumerate(items["items"])}
     col = np.array([item_ids.get(i, -1) for i in universe.ids])
     scores = item_gpt.score_next_units(model, item_ids, fmt, [c[1] for c in cases], batch_tokens).astype(np.float64)
+    ranker = config.get("gptrec", {}).get("ranker")
     if repeat is None:
         r = config.get("gptrec", {}).get("repeat", {})
         repeat = (r.get("weight", 0.0), r.get("decay", 1.0))
+    else:
+        ranker = None  # as gptrec eval --repeat-weight: the GPT with a repeat component
     if repeat[0] > 0:
         for row, (_, inputs, _) in zip(scores, cases):
             tokens = bk.build_sequence(inputs, item_ids, fmt, config["n_positions"])[0]
             mix_repeat(tokens, row, n_special, fmt, *repeat)
+    if ranker is not None:
+        item_index = {i: t - n_special for i, t in item_ids.items()}
+        pool = basket_ranker.load_pool(os.path.join(model_dir, ranker["neighbors"]["file"]), item_index, ranker)
+        for r, (cid, inputs, _) in enumerate(cases):
+            known = basket_ranker.known_baskets(inputs, item_index)
+            z = basket_ranker.logits(scores[r], known, pool.share(known, cid), ranker)
+            scores[r] = basket_ranker.log_softmax(z)
     out = np.full((len(cases), len(universe)), -np.inf)
     known = col >= 0
     out[:, known] = scores[:, col[known] - n_special]
@@ -114,11 +125,19 @@ def main(argv=None):
     train, cases = last_basket.last_unit_split(units)
     universe = last_basket.Universe(train)
     ev = last_basket.Evaluation(universe, args.k)
+    chosen = {}
     if not args.no_baselines:
         base = last_basket.Baselines(universe, train)
         for _, inputs, held_out in cases:
             for name in base.names:
                 ev.add(name, inputs, held_out, base.scores(name, inputs))
+        for method_class in last_basket.TUNED:
+            print(f"choosing {method_class.name} on validation baskets", file=sys.stderr, flush=True)
+            params, _ = last_basket.choose(method_class, train, args.k)
+            chosen[method_class.name] = params
+            method = method_class(universe, train)
+            for (_, inputs, held_out), s in zip(cases, method.scores(cases, params)):
+                ev.add(method_class.name, inputs, held_out, s)
     for C in args.copy_ceiling:
         emb = np.random.default_rng(0).standard_normal((len(universe), C))
         for _, inputs, held_out in cases:
@@ -133,11 +152,17 @@ def main(argv=None):
             ev.add(name, inputs, held_out, s)
 
     table = ev.table()
+    if chosen:
+        table += "\n\nChosen on validation baskets (docs/EVALUATION.md):\n" + "\n".join(
+            f"- {name}: " + ", ".join(f"{k} {v:g}" for k, v in params.items()) for name, params in chosen.items())
     print(table)
     print(f"({len(universe)} items in the training data; {time.time() - t0:.0f} s)", file=sys.stderr)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({m: {s: ev.result(m, s) for s in ev.settings} for m in ev.methods()}, f, indent=1)
+            out = {m: {s: ev.result(m, s) for s in ev.settings} for m in ev.methods()}
+            for name, params in chosen.items():
+                out[name]["parameters"] = params
+            json.dump(out, f, indent=1)
     if args.write_readme:
         command = "/usr/bin/python3 tools/eval_last_basket.py " + " ".join(
             shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,23 @@ struct RepeatMix {
   double decay = 1;   // in (0, 1]
 };
 
+// An item model's next-basket ranker, config.json "gptrec": {"ranker": {...}}
+// (docs/EVALUATION.md "The ranker", docs/FORMATS.md): the final scores are a log-softmax over the
+// items of z(j) = explore M(j) + H(j) (repeat + count log(1 + c(j)) + decayed d(j) + last L(j) +
+// baskets log(1 + n) + repeat_explore M(j)), where M(j) = log((1 - mix) p(j) + mix n(j)) mixes
+// the GPT's probability p with the purchases n of the customer's nearest neighbours in
+// `neighbors_file` (TIFU-KNN vectors), and H, c, d, L describe the customer's own purchases of j.
+struct RankerConfig {
+  double mix = 0;    // in [0, 1)
+  double decay = 1;  // of d(j), in (0, 1]
+  double explore = 0, repeat = 0, count = 0, decayed = 0, last = 0, baskets = 0,
+         repeat_explore = 0;            // the weights
+  std::string neighbors_file;           // in the model directory
+  int neighbors = 1;                    // k, >= 1
+  double within_decay = 1, group_decay = 1;  // TIFU's r_b and r_g, in (0, 1]
+  int groups = 1;                            // TIFU's G, >= 1
+};
+
 struct ModelConfig {
   int vocab_size = 0;
   int n_ctx = 0;   // longest sequence the model accepts (n_positions)
@@ -56,6 +74,7 @@ struct ModelConfig {
   double need_weight = kDefaultNeedWeight;
   // Chosen on the Online Retail validation orders (docs/EVALUATION.md).
   static constexpr double kDefaultNeedWeight = 3.0;
+  std::optional<RankerConfig> ranker;  // "gptrec": {"ranker": {...}}; baskets item models only
 
   int head_dim() const { return n_embd / n_head; }  // valid after validate()
 

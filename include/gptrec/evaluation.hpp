@@ -1,8 +1,9 @@
 // Offline evaluation (docs/EVALUATION.md): the last-basket protocol (src/eval_last_basket.cpp),
 // the need protocol (src/eval_need.cpp) and the SASRec protocol (src/eval_sasrec.cpp), the classic
 // baselines they compare against (src/baselines.cpp: popularity, repeat-then-popularity, item-kNN,
-// first-order Markov), and the ranking metrics HR, Recall and NDCG at K (src/ranking_metrics.cpp).
-// Models are scored by item_log_probs (recommender.hpp), the scoring `gptrec suggest` serves.
+// first-order Markov, personal top-frequency, Markov with popularity back-off, TIFU-KNN), and the
+// ranking metrics HR, Recall and NDCG at K (src/ranking_metrics.cpp). Models are scored by
+// item_log_probs (recommender.hpp), the scoring `gptrec suggest` serves.
 //
 // Thread-safety: ranking_metrics is pure; a BasketStatistics is immutable after construction and
 // its const methods may run on many threads at once (each with its own `out`). The evaluate_*
@@ -14,9 +15,12 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
+#include "gptrec/basket_ranker.hpp"
 #include "gptrec/history.hpp"
 #include "gptrec/model.hpp"
 #include "gptrec/need.hpp"
@@ -79,22 +83,31 @@ class BasketStatistics {
 
 // A baseline of the last-basket protocol: scores every item of the universe (BasketStatistics::ids
 // order; higher ranks first, ties by popularity then id) for a customer's input baskets. The
-// function holds what it was fitted on and is thread-safe.
+// function holds what it was fitted on and is thread-safe. `customer` is the customer's id (a
+// neighbour-based baseline leaves the customer's own training history out of the neighbours).
 struct BasketBaseline {
   std::string name;  // the report's method name
-  std::function<void(std::span<const std::vector<std::string>> input, std::vector<double>& out)>
+  std::function<void(std::string_view customer, std::span<const std::vector<std::string>> input,
+                     std::vector<double>& out)>
       score;
+  // Hyper-parameters chosen on validation baskets (name, value), in the method's order.
+  std::vector<std::pair<std::string, double>> parameters;
 };
 
 // The baselines the last-basket protocol reports, in report order, fitted on the training baskets
-// (`stats` is built from `training`; both must outlive the baselines). A new baseline is one more
-// entry here (src/baselines.cpp).
-std::vector<BasketBaseline> last_basket_baselines(const BasketStatistics& stats,
-                                                  std::span<const CustomerBaskets> training);
+// (`stats` is built from `training`; both must outlive the baselines). Baselines with
+// hyper-parameters (top-frequency, markov-backoff, tifu-knn) choose them first on validation
+// baskets: each customer's last training basket, predicted from the training baskets before it
+// (docs/EVALUATION.md). A new baseline is one more entry here (src/baselines.cpp). `progress`, when
+// given, is told which baseline is being chosen.
+std::vector<BasketBaseline> last_basket_baselines(
+    const BasketStatistics& stats, std::span<const CustomerBaskets> training, int k = 10,
+    const std::function<void(const std::string&)>& progress = {});
 
 struct MethodResult {
   std::string method;
   RankingMetrics next_basket, discovery;  // means over the evaluated customers
+  std::vector<std::pair<std::string, double>> parameters;  // chosen on validation (baselines)
 };
 
 struct LastBasketReport {
@@ -116,15 +129,20 @@ struct RepeatVariant {
 // Runs the last-basket protocol. `model` and `vocab` (an item model) are optional: without them
 // only the baselines are scored. The model is scored as its config says (repeat component
 // included), as one row named `model_name`, or, when `variants` is not empty, as one row per
-// variant (one forward pass per customer for all of them). Customers are scored in parallel
-// (OpenMP); `progress` is called now and then from one thread with (done, total). Throws
+// variant (one forward pass per customer for all of them). `ranker` is the model's ranker
+// (ModelDirectory::read_ranker), applied to the model's own row; the variants are scored without
+// it (the GPT with a repeat component, an ablation). Customers are scored in parallel
+// (OpenMP); `progress` is called now and then from one thread with (done, total);
+// `baseline_progress` is told which baseline's hyper-parameters are being chosen. Throws
 // Error(kInvalidArgument) for k < 1, a model without its vocabulary (or the reverse), a text model
 // or a variant whose repeat weight or decay is out of range.
 LastBasketReport evaluate_last_basket(
     std::span<const CustomerBaskets> customers, int k, const Model* model,
     const ItemVocabulary* vocab, const std::string& model_name,
     const std::function<void(std::size_t, std::size_t)>& progress = {},
-    std::span<const RepeatVariant> variants = {});
+    std::span<const RepeatVariant> variants = {},
+    const std::function<void(const std::string&)>& baseline_progress = {},
+    const BasketRanker* ranker = nullptr);
 
 // ---- The SASRec protocol (Kang & McAuley, ICDM 2018; docs/EVALUATION.md) ----
 
@@ -223,15 +241,17 @@ NeedWeights default_need_weights();
 // are the held-out items of the universe whose names fit all its words. `items` gives the names
 // (an item without one is named by its id); the items it marks unavailable or "product": false
 // (postage, fees) fit no query and give none. `model` and `vocab` are optional (then only
-// the baselines); the model's rows use its repeat component or each of `variants`. When
-// `queries` is not null it receives every query. Parallel and `progress` as
-// evaluate_last_basket. Throws Error(kInvalidArgument) as evaluate_last_basket, and for a
-// negative or non-finite weight.
+// the baselines); the model's rows use its repeat component or each of `variants`; `ranker` (the
+// model's, ModelDirectory::read_ranker) is applied to the model's own row as in
+// evaluate_last_basket (as `gptrec suggest --need` scores). When `queries` is not null it
+// receives every query. Parallel and `progress` as evaluate_last_basket. Throws
+// Error(kInvalidArgument) as evaluate_last_basket, and for a negative or non-finite weight.
 NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, const Model* model,
                          const ItemVocabulary* vocab, const std::string& model_name,
                          std::span<const CatalogItem> items, std::uint64_t seed, NeedMatch match,
                          const NeedWeights& weights, std::span<const RepeatVariant> variants = {},
                          std::vector<NeedQuery>* queries = nullptr,
-                         const std::function<void(std::size_t, std::size_t)>& progress = {});
+                         const std::function<void(std::size_t, std::size_t)>& progress = {},
+                         const BasketRanker* ranker = nullptr);
 
 }  // namespace gptrec

@@ -1,14 +1,16 @@
 // A model directory (DESIGN.md "Model directory", docs/FORMATS.md): config.json, model.safetensors,
 // the tokenizer files and, for an item model, items.json; for a text model an optional
-// recommender.json. This is the one place that knows those names: the loaders (Model::load,
+// recommender.json, and the neighbours file of an item model's ranker. This is the one place that knows those names: the loaders (Model::load,
 // load_tokenizer, Recommender::load), quantize, eval and info read a directory through it.
 //
 // Thread-safety: a ModelDirectory is a path; every method is const and touches only the files.
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
+#include "gptrec/basket_ranker.hpp"
 #include "gptrec/config.hpp"
 #include "gptrec/safetensors.hpp"
 #include "gptrec/tokenizer.hpp"
@@ -54,6 +56,11 @@ class ModelDirectory {
   // items.json of an item model whose config is `config`. Throws Error(kBadModel) when it is
   // missing, malformed, or has more tokens than config.vocab_size.
   ItemVocabulary read_items(const ModelConfig& config) const;
+  // The next-basket ranker of an item model whose config has one (config.ranker), with its
+  // neighbours file; nullptr when the config has none. Throws Error(kBadModel) when the file is
+  // missing or malformed.
+  std::shared_ptr<const BasketRanker> read_ranker(const ModelConfig& config,
+                                                  const ItemVocabulary& vocab) const;
 
  private:
   std::filesystem::path path_;

@@ -19,8 +19,10 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "gptrec/basket_ranker.hpp"
 #include "gptrec/config.hpp"
 #include "gptrec/history.hpp"
 #include "gptrec/model.hpp"
@@ -52,15 +54,24 @@ ItemSequence build_item_sequence(const ItemVocabulary& vocab, std::span<const Ba
 void mix_repeat(std::span<const int> tokens, int first_item_id, int sep_id, SequenceFormat format,
                 const RepeatMix& repeat, std::vector<double>& log_probs);
 
+// What an item model's ranker (BasketRanker, basket_ranker.hpp) reads for one customer, besides
+// the GPT's output: its known baskets (BasketRanker::known_baskets) and id. No ranker: nullptr.
+struct RankerInput {
+  const BasketRanker* ranker = nullptr;
+  std::span<const std::vector<int>> baskets;
+  std::string_view customer_id;
+};
+
 // An item model's log-probabilities of its items after an item sequence `tokens` (as
 // build_item_sequence makes it): one forward pass in `session` (cleared first; it holds `tokens`
 // afterwards), the GPT's log-softmax over the item tokens, then for each of `repeats` the repeat
-// component (mix_repeat). out[r][j] is the log-probability of item token first_item_id + j under
-// repeats[r]. Recommender::recommend (item models) and the evaluation (evaluation.hpp) score items
-// with it. Throws Error(kInvalidArgument) as Session::append.
+// component (mix_repeat), then the ranker when `ranker.ranker` is set. out[r][j] is the
+// log-probability of item token first_item_id + j under repeats[r]. Recommender::recommend (item
+// models) and the evaluation (evaluation.hpp) score items with it. Throws Error(kInvalidArgument)
+// as Session::append.
 void item_log_probs(Session& session, const ItemVocabulary& vocab, SequenceFormat format,
                     std::span<const int> tokens, std::span<const RepeatMix> repeats,
-                    std::vector<std::vector<double>>& out);
+                    std::vector<std::vector<double>>& out, const RankerInput& ranker = {});
 
 // How a text model's prompt is written (recommender.json in the model directory; all optional).
 struct PromptTemplate {
@@ -219,6 +230,7 @@ class Recommender {
   std::vector<std::string> unscorable_;
   PromptTemplate template_;
   NameIndex name_index_;
+  std::shared_ptr<const BasketRanker> ranker_;  // item models with a ranker
 };
 
 }  // namespace gptrec

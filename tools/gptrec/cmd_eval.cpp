@@ -293,7 +293,7 @@ NeedWeights parse_need_weights(const std::vector<std::string>& entries) {
 }
 
 int run_need(const EvalOptions& o, const Model* model, const ItemVocabulary* vocab,
-             const std::vector<RepeatVariant>& variants) {
+             const BasketRanker* ranker, const std::vector<RepeatVariant>& variants) {
   std::vector<CatalogItem> items;
   if (!o.catalog.empty()) {
     items = Catalog::parse(read_input(o.catalog, kMaxCatalogBytes), o.catalog).items();
@@ -311,7 +311,8 @@ int run_need(const EvalOptions& o, const Model* model, const ItemVocabulary* voc
       evaluate_need(customers, o.k, model, vocab, "gptrec " + o.model_dir, items, o.seed,
                     o.need_match == "exact" ? NeedMatch::kExact : NeedMatch::kCompound, weights,
                     variants, o.write_queries.empty() ? nullptr : &queries,
-                    [&](std::size_t done, std::size_t total) { bar.update(done, total); });
+                    [&](std::size_t done, std::size_t total) { bar.update(done, total); },
+                    ranker);
   bar.finish();
   if (!o.write_queries.empty()) {
     std::ofstream out(o.write_queries, std::ios::binary);
@@ -381,11 +382,13 @@ int run_eval(const EvalOptions& o) {
     throw Error(ErrorCode::kInvalidArgument, "--model is required (or --baselines-only)");
   std::optional<Model> model;
   std::optional<ItemVocabulary> vocab;
+  std::shared_ptr<const BasketRanker> ranker;
   if (!o.baselines_only) {
     model.emplace(Model::load(o.model_dir));
     if (model->config().kind != ModelKind::kItems)
       throw Error(ErrorCode::kInvalidArgument, o.model_dir + ": eval needs an item model");
     vocab.emplace(ModelDirectory(o.model_dir).read_items(model->config()));
+    ranker = ModelDirectory(o.model_dir).read_ranker(model->config(), *vocab);
   }
   if (o.protocol == "sasrec" && (!o.repeat_weights.empty() || !o.repeat_decays.empty()))
     throw Error(ErrorCode::kInvalidArgument,
@@ -401,13 +404,18 @@ int run_eval(const EvalOptions& o) {
   const std::vector<RepeatVariant> variants =
       model ? repeat_variants(o, model->config()) : std::vector<RepeatVariant>{};
   if (o.protocol == "need")
-    return run_need(o, model ? &*model : nullptr, vocab ? &*vocab : nullptr, variants);
+    return run_need(o, model ? &*model : nullptr, vocab ? &*vocab : nullptr, ranker.get(),
+                    variants);
   const std::vector<CustomerBaskets> customers = read_customers(o);
 
   ProgressBar bar("evaluating", !o.quiet);
   const LastBasketReport r = evaluate_last_basket(
       customers, o.k, model ? &*model : nullptr, vocab ? &*vocab : nullptr, "gptrec " + o.model_dir,
-      [&](std::size_t done, std::size_t total) { bar.update(done, total); }, variants);
+      [&](std::size_t done, std::size_t total) { bar.update(done, total); }, variants,
+      [&](const std::string& baseline) {
+        if (!o.quiet) std::fprintf(stderr, "choosing %s on validation baskets\n", baseline.c_str());
+      },
+      ranker.get());
   bar.finish();
 
   if (o.format == "json") {
@@ -423,9 +431,15 @@ int run_eval(const EvalOptions& o) {
       auto metrics = [](const RankingMetrics& x) {
         return nlohmann::ordered_json{{"hr", x.hit}, {"recall", x.recall}, {"ndcg", x.ndcg}};
       };
-      methods.push_back({{"method", m.method},
-                         {"next_basket", metrics(m.next_basket)},
-                         {"discovery", metrics(m.discovery)}});
+      nlohmann::ordered_json e{{"method", m.method},
+                               {"next_basket", metrics(m.next_basket)},
+                               {"discovery", metrics(m.discovery)}};
+      if (!m.parameters.empty()) {
+        nlohmann::ordered_json p = nlohmann::ordered_json::object();
+        for (const auto& [name, value] : m.parameters) p[name] = value;
+        e["parameters"] = std::move(p);
+      }
+      methods.push_back(std::move(e));
     }
     j["methods"] = std::move(methods);
     std::cout << j.dump(2) << "\n";
@@ -449,6 +463,15 @@ int run_eval(const EvalOptions& o) {
            f(m.discovery.hit), f(m.discovery.recall), f(m.discovery.ndcg)});
   }
   t.print(stdout);
+  bool note = false;
+  for (const auto& m : r.methods) {
+    if (m.parameters.empty()) continue;
+    if (!note) std::printf("\nChosen on validation baskets (docs/EVALUATION.md):\n");
+    note = true;
+    std::string line = "  " + m.method + ":";
+    for (const auto& [name, value] : m.parameters) line += " " + name + " " + format_number(value);
+    std::printf("%s\n", line.c_str());
+  }
   return 0;
 }
 
@@ -480,7 +503,7 @@ Runner add_eval(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--repeat-weight", o->repeat_weights,
                   "last-basket: score the model with these repeat weights instead of its config's "
-                  "(one row per weight and decay; 0 = the GPT alone)")
+                  "ranker or repeat component (one row per weight and decay; 0 = the GPT alone)")
       ->delimiter(',');
   sub->add_option("--repeat-decay", o->repeat_decays,
                   "last-basket: ... and these repeat decays (docs/EVALUATION.md)")
