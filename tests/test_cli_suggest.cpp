@@ -148,8 +148,10 @@ TEST(CliEval, ScoresTheModelAndTheBaselines) {
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["customers"], 300);
-  ASSERT_EQ(j["methods"].size(), 5u);
+  ASSERT_EQ(j["methods"].size(), 8u);
   EXPECT_EQ(j["methods"][1]["method"], "popularity");
+  EXPECT_EQ(j["methods"][7]["method"], "tifu-knn");
+  EXPECT_TRUE(j["methods"][7].contains("parameters"));  // chosen on validation baskets
   for (const auto& m : j["methods"])
     for (const char* setting : {"next_basket", "discovery"})
       for (const char* metric : {"hr", "recall", "ndcg"}) {
