@@ -363,6 +363,15 @@ Recommender Recommender::load(const std::filesystem::path& model_dir,
   return r;
 }
 
+std::string Recommender::item_name(const std::string& item_id) const {
+  std::string name;
+  if (auto it = candidate_index_.find(item_id); it != candidate_index_.end())
+    name = catalog_[it->second].name;
+  else if (vocab_ != nullptr)
+    if (auto token = vocab_->find(item_id)) name = vocab_->item_of(*token)->name;
+  return name.empty() ? item_id : name;
+}
+
 bool Recommender::is_product(const std::string& item_id) const {
   if (auto it = candidate_index_.find(item_id); it != candidate_index_.end())
     return catalog_[it->second].product;
@@ -527,11 +536,20 @@ Session& thread_session(const Model& model) {
   return *cached.session;
 }
 
-// Keeps the `keep` largest effects, largest first.
-void keep_strongest(std::vector<Reason>& reasons, int keep) {
-  std::sort(reasons.begin(), reasons.end(),
-            [](const Reason& a, const Reason& b) { return a.effect > b.effect; });
-  if (static_cast<int>(reasons.size()) > keep) reasons.resize(static_cast<std::size_t>(keep));
+// Scratch memory of one batch of occlusion variants (their forward rows and KV caches).
+constexpr std::size_t kOcclusionBatchBytes = std::size_t{32} << 20;
+
+// Keeps the options.explain_reasons largest effects of at least options.explain_min_effect,
+// largest first (ties: by item id).
+void keep_strongest(std::vector<Reason>& reasons, const RecommendOptions& options) {
+  std::erase_if(reasons, [&](const Reason& r) {
+    return !(r.effect > 0 && r.effect >= options.explain_min_effect);
+  });
+  std::sort(reasons.begin(), reasons.end(), [](const Reason& a, const Reason& b) {
+    return a.effect != b.effect ? a.effect > b.effect : a.item_id < b.item_id;
+  });
+  if (static_cast<int>(reasons.size()) > options.explain_reasons)
+    reasons.resize(static_cast<std::size_t>(std::max(0, options.explain_reasons)));
 }
 
 }  // namespace
@@ -565,6 +583,13 @@ void check_options(const RecommendOptions& options) {
   if (options.min_price && options.max_price && *options.min_price > *options.max_price)
     throw Error(ErrorCode::kInvalidArgument, "min_price is above max_price");
   if (options.need) parse_need(*options.need);
+  if (options.explain_reasons < 0)
+    throw Error(ErrorCode::kInvalidArgument, "explain_reasons must be at least 0, got " +
+                                                 std::to_string(options.explain_reasons));
+  if (!(std::isfinite(options.explain_min_effect) && options.explain_min_effect >= 0))
+    throw Error(ErrorCode::kInvalidArgument,
+                "explain_min_effect must be a finite number >= 0, got " +
+                    std::to_string(options.explain_min_effect));
 }
 
 Recommendations Recommender::recommend(const History& history,
@@ -625,68 +650,98 @@ Recommendations Recommender::recommend_items(const History& history,
   if (by_need) describe_need_fit(bm25, out);
   if (!options.explain || out.suggestions.empty()) return out;
 
-  // Occlusion: drop each of the most recent distinct items, re-score. The tokens before the
-  // item's first occurrence are unchanged, so each variant continues the full history's KV cache
-  // from there and only its suffix is computed (all variants in one batched pass).
-  const int n_tried = std::min<int>(options.explain_candidates, static_cast<int>(seq.items.size()));
-  const int first_tried = static_cast<int>(seq.items.size()) - n_tried;
-  std::vector<std::vector<int>> suffixes, variants;
-  std::vector<int> shared_sizes;
-  for (int u = first_tried; u < static_cast<int>(seq.items.size()); ++u) {
-    const std::vector<int>& tokens = variants.emplace_back(without_item(seq, u, vocab_->sep_id()));
-    const auto first_use = static_cast<int>(
-        std::find(seq.item_index.begin(), seq.item_index.end(), u) - seq.item_index.begin());
-    // Keep at least one own token: the variant's logits come from its last own row.
-    const int shared = std::min(first_use, static_cast<int>(tokens.size())) - 1;
-    shared_sizes.push_back(shared);
-    suffixes.emplace_back(tokens.begin() + shared, tokens.end());
+  explain_items(session, seq, RankerInput{ranker_.get(), known, history.customer_id}, log_probs,
+                options, out);
+  return out;
+}
+
+void Recommender::explain_items(Session& session, const ItemSequence& seq,
+                                const RankerInput& ranker, const std::vector<double>& log_probs,
+                                const RecommendOptions& options, Recommendations& out) const {
+  // Occlusion over every distinct product of the history (non-products are never a reason, so
+  // their variants are not computed): the history without all occurrences of item u is re-scored.
+  // A variant equals the history up to u's first occurrence, so it continues the history's KV
+  // cache from there and only its suffix is computed; the suffixes run through
+  // Session::continue_batch in batches whose scratch memory stays bounded.
+  const ModelConfig& config = model_->config();
+  const int first = vocab_->first_item_id();
+  struct Variant {
+    int item = 0;             // index into seq.items
+    std::vector<int> tokens;  // the history without the item
+    int shared = 0;           // leading positions equal to the history's
+  };
+  std::vector<Variant> variants;
+  std::vector<int> first_use(seq.items.size(), -1);
+  for (std::size_t t = 0; t < seq.item_index.size(); ++t) {
+    const int u = seq.item_index[t];
+    if (u >= 0 && first_use[static_cast<std::size_t>(u)] < 0)
+      first_use[static_cast<std::size_t>(u)] = static_cast<int>(t);
   }
-  std::vector<Continuation> continuations;
-  for (std::size_t v = 0; v < suffixes.size(); ++v)
-    continuations.push_back(Continuation{suffixes[v], shared_sizes[v]});
-  const ConstMatrixRef variant_logits = session.continue_batch(continuations, Logits::kLast);
+  for (int u = 0; u < static_cast<int>(seq.items.size()); ++u) {
+    if (!is_product(seq.items[static_cast<std::size_t>(u)])) continue;
+    Variant v{u, without_item(seq, u, vocab_->sep_id()), 0};
+    // Keep at least one own token: the variant's logits come from its last own row.
+    v.shared =
+        std::min(first_use[static_cast<std::size_t>(u)], static_cast<int>(v.tokens.size()) - 1);
+    variants.push_back(std::move(v));
+  }
+  // Scratch of a batch: per token the forward pass's rows and its own KV cache (float32).
+  const auto bytes_per_token = static_cast<std::size_t>(
+      4 * (6 * config.n_embd + config.n_inner + 2 * config.n_layer * config.n_embd));
+  const std::size_t batch_tokens = std::max<std::size_t>(1, kOcclusionBatchBytes / bytes_per_token);
+
+  std::vector<std::size_t> suggested_token(out.suggestions.size());
+  for (std::size_t k = 0; k < out.suggestions.size(); ++k)
+    suggested_token[k] = static_cast<std::size_t>(
+        candidate_token_[static_cast<std::size_t>(out.suggestions[k].item - catalog_.data())] -
+        first);
   std::vector<std::vector<Reason>> reasons(out.suggestions.size());
   std::vector<double> variant_log_probs;
-  for (int v = 0; v < n_tried; ++v) {
-    const std::string& item_id = seq.items[static_cast<std::size_t>(first_tried + v)];
-    if (!is_product(item_id)) continue;  // read by the model, never given as a reason
-    // The ranker reads the baskets without the item too.
-    IndexBaskets variant_known;
-    if (ranker_) {
-      const int dropped = *vocab_->find(item_id) - first;
-      for (const auto& b : known) {
-        std::vector<int> kept;
-        for (const int j : b)
-          if (j != dropped) kept.push_back(j);
-        if (!kept.empty()) variant_known.push_back(std::move(kept));
+  std::vector<Continuation> batch;
+  for (std::size_t next = 0; next < variants.size();) {
+    std::size_t end = next, tokens = 0;
+    batch.clear();
+    while (end < variants.size()) {
+      const Variant& v = variants[end];
+      const std::size_t own = v.tokens.size() - static_cast<std::size_t>(v.shared);
+      if (end > next && tokens + own > batch_tokens) break;
+      tokens += own;
+      batch.push_back(Continuation{
+          std::span<const int>(v.tokens).subspan(static_cast<std::size_t>(v.shared)), v.shared});
+      ++end;
+    }
+    const ConstMatrixRef logits = session.continue_batch(batch, Logits::kLast);
+    for (std::size_t b = next; b < end; ++b) {
+      const Variant& v = variants[b];
+      const std::string& item_id = seq.items[static_cast<std::size_t>(v.item)];
+      // The ranker reads the baskets without the item too.
+      IndexBaskets variant_known;
+      if (ranker.ranker != nullptr) {
+        const int dropped = *vocab_->find(item_id) - first;
+        for (const auto& basket : ranker.baskets) {
+          std::vector<int> kept;
+          for (const int j : basket)
+            if (j != dropped) kept.push_back(j);
+          if (!kept.empty()) variant_known.push_back(std::move(kept));
+        }
+      }
+      item_log_probs_from_logits(logits.row(static_cast<Eigen::Index>(b - next)).data(), *vocab_,
+                                 config.sequence_format, v.tokens, config.repeat,
+                                 RankerInput{ranker.ranker, variant_known, ranker.customer_id},
+                                 variant_log_probs);
+      for (std::size_t k = 0; k < out.suggestions.size(); ++k) {
+        if (out.suggestions[k].item->id == item_id) continue;  // never its own reason
+        const std::size_t j = suggested_token[k];
+        reasons[k].push_back(Reason{item_id, {}, log_probs[j] - variant_log_probs[j]});
       }
     }
-    item_log_probs_from_logits(variant_logits.row(v).data(), *vocab_, config.sequence_format,
-                               variants[static_cast<std::size_t>(v)], config.repeat,
-                               RankerInput{ranker_.get(), variant_known, history.customer_id},
-                               variant_log_probs);
-    for (std::size_t k = 0; k < out.suggestions.size(); ++k) {
-      const auto j = static_cast<std::size_t>(
-          candidate_token_[static_cast<std::size_t>(out.suggestions[k].item - catalog_.data())] -
-          first);
-      const double effect = log_probs[j] - variant_log_probs[j];
-      if (effect > 0) reasons[k].push_back(Reason{item_id, {}, effect});
-    }
+    next = end;
   }
   for (std::size_t k = 0; k < out.suggestions.size(); ++k) {
-    auto& r = reasons[k];
-    keep_strongest(r, options.explain_reasons);
-    for (Reason& reason : r) {
-      auto it = candidate_index_.find(reason.item_id);
-      if (it != candidate_index_.end())
-        reason.name = catalog_[it->second].name;
-      else if (auto token = vocab_->find(reason.item_id))
-        reason.name = vocab_->item_of(*token)->name;
-      if (reason.name.empty()) reason.name = reason.item_id;
-    }
-    out.suggestions[k].because = std::move(r);
+    keep_strongest(reasons[k], options);
+    for (Reason& reason : reasons[k]) reason.name = item_name(reason.item_id);
+    out.suggestions[k].because = std::move(reasons[k]);
   }
-  return out;
 }
 
 Recommendations Recommender::recommend_text(const History& history,
@@ -758,12 +813,27 @@ Recommendations Recommender::recommend_text(const History& history,
                     std::to_string(config.n_ctx) + " tokens");
   out.history_items_used = static_cast<int>(known.size());
 
+  // Mean log-probability per token of candidates `which` after `prompt_ids`. One Session serves
+  // the prompt and every occlusion variant: it keeps the leading tokens a prompt shares with the
+  // one before and computes only the rest (then the candidates, batched, on its KV cache).
+  Session& session = thread_session(*model_);
+  std::vector<int> cached;  // the tokens the session holds
   auto mean_scores = [&](const std::vector<int>& prompt_ids,
                          const std::vector<std::size_t>& which) {
+    auto shared = static_cast<std::size_t>(
+        std::mismatch(cached.begin(), cached.end(), prompt_ids.begin(), prompt_ids.end()).first -
+        cached.begin());
+    shared = std::min(shared, prompt_ids.size() - 1);  // run one token at least: its logits
+    session.truncate(static_cast<int>(shared));
+    cached.resize(shared);
+    const ConstMatrixRef last =
+        session.append(std::span<const int>(prompt_ids).subspan(shared), Logits::kLast);
+    cached = prompt_ids;
     std::vector<std::vector<int>> conts;
     conts.reserve(which.size());
     for (std::size_t i : which) conts.push_back(candidate_tokens_[i]);
-    const auto scored = score_continuations(*model_, prompt_ids, conts);
+    const auto scored = score_continuations(
+        session, std::span<const float>(last.data(), static_cast<std::size_t>(last.cols())), conts);
     std::vector<double> means(which.size());
     for (std::size_t k = 0; k < which.size(); ++k)
       means[k] = scored[k].logprob / static_cast<double>(scored[k].token_logprobs.size());
@@ -775,31 +845,31 @@ Recommendations Recommender::recommend_text(const History& history,
   std::vector<double> scores(catalog_.size(), -INFINITY);
   const auto means = mean_scores(prompt, candidates);
   for (std::size_t k = 0; k < candidates.size(); ++k) scores[candidates[k]] = means[k];
+  const std::vector<double> model_scores = scores;  // before returns count against an item
 
   add_suggestions(scores, allowed, activity, options, out);
   if (by_need) describe_need_fit(bm25, out);
   if (!options.explain || out.suggestions.empty()) return out;
 
-  // Occlusion: re-render the prompt without each of the most recent items; re-score only the
-  // suggested candidates.
+  // Occlusion over every product of the prompt: the prompt is rendered without it and the
+  // suggested candidates re-scored. Newest item first, so that each variant shares the most
+  // leading tokens with the one before.
   std::vector<std::size_t> suggested;
   for (const Suggestion& s : out.suggestions)
     suggested.push_back(static_cast<std::size_t>(s.item - catalog_.data()));
-  const int n_tried = std::min<int>(options.explain_candidates, static_cast<int>(known.size()));
   std::vector<std::vector<Reason>> reasons(out.suggestions.size());
-  for (std::size_t k = known.size() - static_cast<std::size_t>(n_tried); k < known.size(); ++k) {
+  for (std::size_t k = known.size(); k-- > 0;) {
+    const CatalogItem& item = catalog_[known[k]];
+    if (!item.product) continue;  // never given as a reason
     const std::vector<int> variant = prompt_tokens(known, k);
     if (variant.empty()) continue;
-    if (!catalog_[known[k]].product) continue;  // never given as a reason
     const auto without = mean_scores(variant, suggested);
-    for (std::size_t s = 0; s < suggested.size(); ++s) {
-      const double effect = scores[suggested[s]] - without[s];
-      if (effect > 0)
-        reasons[s].push_back(Reason{catalog_[known[k]].id, catalog_[known[k]].name, effect});
-    }
+    for (std::size_t s = 0; s < suggested.size(); ++s)
+      if (suggested[s] != known[k])  // never its own reason
+        reasons[s].push_back(Reason{item.id, item.name, model_scores[suggested[s]] - without[s]});
   }
   for (std::size_t s = 0; s < suggested.size(); ++s) {
-    keep_strongest(reasons[s], options.explain_reasons);
+    keep_strongest(reasons[s], options);
     out.suggestions[s].because = std::move(reasons[s]);
   }
   return out;

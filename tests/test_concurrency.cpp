@@ -56,7 +56,7 @@ std::vector<Query> make_queries(const std::vector<History>& histories, std::size
     q.options.exclude_purchased = (i / 4) % 2 == 1;
     q.options.explain = i % 3 == 0;
     q.options.explain_reasons = 1 + static_cast<int>(i % 5);
-    q.options.explain_candidates = i % 2 == 0 ? 32 : 3;
+    q.options.explain_min_effect = i % 2 == 0 ? kDefaultExplainMinEffect : 0;
     if (i % 11 == 10) q.options.category = "home";
   }
   return queries;

@@ -183,7 +183,8 @@ TEST_F(ItemRecommender, ExplanationsEqualBruteForceOcclusion) {
   RecommendOptions o;
   o.top_n = 5;
   o.explain = true;
-  o.explain_reasons = 6;  // every raising item
+  o.explain_reasons = 6;     // every raising item
+  o.explain_min_effect = 0;  // however little
   const auto r = rec.recommend(h, o);
   // Full sequence and each variant without one item (all occurrences; empty baskets vanish).
   const std::vector<int> full = {1, 30, 31, 2, 32, 30, 2, 33, 2, 34, 35, 2};
@@ -201,7 +202,7 @@ TEST_F(ItemRecommender, ExplanationsEqualBruteForceOcclusion) {
     std::vector<std::pair<double, std::string>> want;
     for (const auto& [item, tokens] : without) {
       const double effect = lp_full[j] - item_log_probs(rec.model(), tokens)[j];
-      if (effect > 0) want.emplace_back(effect, item);
+      if (effect > 0 && item != s.item->id) want.emplace_back(effect, item);  // never itself
     }
     std::sort(want.rbegin(), want.rend());
     ASSERT_EQ(s.because.size(), want.size()) << s.item->id;
@@ -355,7 +356,8 @@ TEST_F(ItemRecommender, NonProductsAreReadButNeverSuggestedNorGivenAsReasons) {
   RecommendOptions o;
   o.top_n = 500;
   o.explain = true;
-  o.explain_reasons = 10;  // every item that raised a suggestion
+  o.explain_reasons = 10;    // every item that raised a suggestion
+  o.explain_min_effect = 0;  // however little
   auto cites = [](const Recommendations& r, const std::string& id) {
     for (const auto& s : r.suggestions)
       for (const auto& b : s.because)

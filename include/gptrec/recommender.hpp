@@ -104,6 +104,9 @@ enum class SuggestMode {
 std::string_view to_string(SuggestMode m);
 std::optional<SuggestMode> parse_suggest_mode(std::string_view text);
 
+// log(1.1): the default RecommendOptions::explain_min_effect.
+inline constexpr double kDefaultExplainMinEffect = 0.09531017980432493;
+
 struct RecommendOptions {
   int top_n = 10;
   SuggestMode mode = SuggestMode::kMixed;
@@ -114,21 +117,29 @@ struct RecommendOptions {
   // the suggestions are the ones without the need and Recommendations::need_fallback says why.
   std::optional<std::string> need;
   std::optional<double> min_price, max_price;  // only items with a catalog price in the range
-  bool explain = false;                        // attribute each suggestion to history items
-  int explain_reasons = 2;                     // history items named per suggestion
-  int explain_candidates = 32;  // most recent distinct history items tried by occlusion
+  // Explanations (README, `because`): every distinct product of the history the model reads is
+  // left out in turn and the suggestions re-scored (occlusion); a suggestion's reasons are the
+  // past items whose removal lowers its score most, never the suggested item itself.
+  bool explain = false;
+  int explain_reasons = 2;  // most past items named per suggestion
+  // Smallest effect named as a reason (Reason::effect, log scale): by default log 1.1, i.e. the
+  // past item raised the suggestion's score by 10% at least; 0 names every item that raised it.
+  double explain_min_effect = kDefaultExplainMinEffect;
 };
 
 // Throws Error(kInvalidArgument) for top_n < 1, exclude_purchased with a mode other than kMixed
-// or kDiscover, a price bound that is negative or not finite, min_price > max_price, or a need
-// parse_need refuses. recommend() checks its options so; callers may check them earlier (the CLI
-// does, before loading the model).
+// or kDiscover, a price bound that is negative or not finite, min_price > max_price, a need
+// parse_need refuses, explain_reasons < 0 or an explain_min_effect that is negative or not finite.
+// recommend() checks its options so; callers may check them earlier (the CLI does, before loading
+// the model).
 void check_options(const RecommendOptions& options);
 
 struct Reason {
   std::string item_id;
   std::string name;
-  double effect = 0;  // score with the history - score without this item (log scale)
+  // The model's log score of the suggestion with the whole history minus without this item
+  // (item models: log-probability; text models: mean log-probability per token).
+  double effect = 0;
 };
 
 struct Suggestion {
@@ -218,6 +229,15 @@ class Recommender {
                 const std::unordered_map<std::string, ItemActivity>& activity,
                 std::vector<double>& bm25, Recommendations& out) const;
   void describe_need_fit(const std::vector<double>& bm25, Recommendations& out) const;
+  // Item models: the reasons of out.suggestions by occlusion (RecommendOptions::explain), from
+  // `session` holding seq.tokens and `log_probs`, the model's item log-probabilities after them.
+  // `ranker` is the ranker and baskets log_probs were computed with (its baskets without the
+  // left-out item score each variant).
+  void explain_items(Session& session, const ItemSequence& seq, const RankerInput& ranker,
+                     const std::vector<double>& log_probs, const RecommendOptions& options,
+                     Recommendations& out) const;
+  // The name of a catalog or vocabulary item (its id when neither names it).
+  std::string item_name(const std::string& item_id) const;
 
   std::filesystem::path directory_;
   std::shared_ptr<const Model> model_;

@@ -66,7 +66,7 @@ std::string reason_text(const Suggestion& s, bool explain, bool in_section, bool
         names += (i ? ", " : "") + s.because[i].name;
       append("because you bought " + names, "; ");
     } else if (!s.purchased_before) {
-      append("no single past item raised it", "; ");
+      append("no single past item raised it by 10%", "; ");
     }
   }
   if (by_need) {
