@@ -130,7 +130,8 @@ void BasketStatistics::top_k(const std::vector<double>& scores, const std::vecto
 namespace {
 
 using Input = std::span<const std::vector<std::string>>;
-using Scorer = std::function<void(std::string_view customer, Input input, std::vector<double>& out)>;
+using Scorer =
+    std::function<void(std::string_view customer, Input input, std::vector<double>& out)>;
 
 // A hyper-parameter of a tuned baseline: its grid and where the search starts.
 struct Parameter {
@@ -172,7 +173,8 @@ TunedBaseline top_frequency() {
                 const std::size_t n = input.size();
                 for (std::size_t t = 0; t < n; ++t)
                   for (const int j : s->indices(input.subspan(t, 1)))
-                    out[static_cast<std::size_t>(j)] += std::pow(decay, static_cast<double>(n - 1 - t));
+                    out[static_cast<std::size_t>(j)] +=
+                        std::pow(decay, static_cast<double>(n - 1 - t));
               };
             };
           }};
@@ -187,103 +189,103 @@ struct MarkovCounts {
 };
 
 TunedBaseline markov_backoff() {
-  return {
-      "markov-backoff",
-      {{"beta", {0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}, 10}},
-      [](const BasketStatistics& stats, std::span<const CustomerBaskets> training) {
-        const std::size_t U = stats.ids().size();
-        auto m = std::make_shared<MarkovCounts>();
-        std::vector<std::unordered_map<int, double>> pairs(U);
-        m->starts.assign(U, 0.0);
-        double baskets = 0;
-        for (const auto& c : training) {
-          baskets += static_cast<double>(c.baskets.size());
-          const auto idx = basket_indices(stats, c.baskets);
-          for (std::size_t t = 0; t + 1 < idx.size(); ++t)
-            for (const int i : idx[t]) {
-              m->starts[static_cast<std::size_t>(i)] += 1;
-              for (const int j : idx[t + 1]) pairs[static_cast<std::size_t>(i)][j] += 1;
+  return {"markov-backoff",
+          {{"beta", {0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}, 10}},
+          [](const BasketStatistics& stats, std::span<const CustomerBaskets> training) {
+            const std::size_t U = stats.ids().size();
+            auto m = std::make_shared<MarkovCounts>();
+            std::vector<std::unordered_map<int, double>> pairs(U);
+            m->starts.assign(U, 0.0);
+            double baskets = 0;
+            for (const auto& c : training) {
+              baskets += static_cast<double>(c.baskets.size());
+              const auto idx = basket_indices(stats, c.baskets);
+              for (std::size_t t = 0; t + 1 < idx.size(); ++t)
+                for (const int i : idx[t]) {
+                  m->starts[static_cast<std::size_t>(i)] += 1;
+                  for (const int j : idx[t + 1]) pairs[static_cast<std::size_t>(i)][j] += 1;
+                }
             }
-        }
-        m->pairs.resize(U);
-        for (std::size_t i = 0; i < U; ++i) {
-          m->pairs[i].assign(pairs[i].begin(), pairs[i].end());
-          std::sort(m->pairs[i].begin(), m->pairs[i].end());
-        }
-        m->p.resize(U);
-        for (std::size_t j = 0; j < U; ++j) m->p[j] = stats.popularity()[j] / std::max(baskets, 1.0);
-        const BasketStatistics* s = &stats;
-        return [m, s](const std::vector<double>& params) -> Scorer {
-          const double beta = params[0];
-          return [m, s, beta](std::string_view, Input input, std::vector<double>& out) {
-            const std::size_t U = m->p.size();
-            const std::vector<int> last =
-                input.empty() ? std::vector<int>{} : s->indices(input.last(1));
-            if (last.empty()) {
-              out = m->p;
-              return;
+            m->pairs.resize(U);
+            for (std::size_t i = 0; i < U; ++i) {
+              m->pairs[i].assign(pairs[i].begin(), pairs[i].end());
+              std::sort(m->pairs[i].begin(), m->pairs[i].end());
             }
-            out.assign(U, 0.0);
-            std::vector<double> c(U);
-            for (const int i : last) {
-              const auto ui = static_cast<std::size_t>(i);
-              if (m->starts[ui] + beta > 0) {
-                std::fill(c.begin(), c.end(), 0.0);
-                for (const auto& [j, n] : m->pairs[ui]) c[static_cast<std::size_t>(j)] = n;
-                for (std::size_t j = 0; j < U; ++j)
-                  out[j] += (c[j] + beta * m->p[j]) / (m->starts[ui] + beta);
-              } else {
-                for (std::size_t j = 0; j < U; ++j) out[j] += m->p[j];
-              }
-            }
-            for (double& x : out) x /= static_cast<double>(last.size());
-          };
-        };
-      }};
+            m->p.resize(U);
+            for (std::size_t j = 0; j < U; ++j)
+              m->p[j] = stats.popularity()[j] / std::max(baskets, 1.0);
+            const BasketStatistics* s = &stats;
+            return [m, s](const std::vector<double>& params) -> Scorer {
+              const double beta = params[0];
+              return [m, s, beta](std::string_view, Input input, std::vector<double>& out) {
+                const std::size_t U = m->p.size();
+                const std::vector<int> last =
+                    input.empty() ? std::vector<int>{} : s->indices(input.last(1));
+                if (last.empty()) {
+                  out = m->p;
+                  return;
+                }
+                out.assign(U, 0.0);
+                std::vector<double> c(U);
+                for (const int i : last) {
+                  const auto ui = static_cast<std::size_t>(i);
+                  if (m->starts[ui] + beta > 0) {
+                    std::fill(c.begin(), c.end(), 0.0);
+                    for (const auto& [j, n] : m->pairs[ui]) c[static_cast<std::size_t>(j)] = n;
+                    for (std::size_t j = 0; j < U; ++j)
+                      out[j] += (c[j] + beta * m->p[j]) / (m->starts[ui] + beta);
+                  } else {
+                    for (std::size_t j = 0; j < U; ++j) out[j] += m->p[j];
+                  }
+                }
+                for (double& x : out) x /= static_cast<double>(last.size());
+              };
+            };
+          }};
 }
 
 // ---- TIFU-KNN (Hu, He, Gao and Zhang, SIGIR 2020) ----
 
 TunedBaseline tifu_knn() {
   const std::vector<double> tenths = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
-  return {
-      "tifu-knn",
-      {{"neighbors", {100, 300, 500, 700, 900, 1100, 1300}, 300},
-       {"within_decay", tenths, 0.9},
-       {"group_decay", tenths, 0.7},
-       {"groups", {1, 3, 5, 7, 9}, 7},
-       {"alpha", {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0}, 0.7}},
-      [](const BasketStatistics& stats, std::span<const CustomerBaskets> training) {
-        auto ids = std::make_shared<std::vector<std::string>>();
-        auto baskets = std::make_shared<std::vector<IndexBaskets>>();
-        for (const auto& c : training) {
-          ids->push_back(c.customer_id);
-          baskets->push_back(basket_indices(stats, c.baskets));
-        }
-        // The vectors of the last (within_decay, group_decay, groups) asked for: the search asks
-        // for the same ones with every k and alpha.
-        auto last = std::make_shared<std::shared_ptr<const TifuNeighbors>>();
-        const BasketStatistics* s = &stats;
-        return [s, ids, baskets, last](const std::vector<double>& p) -> Scorer {
-          const int k = static_cast<int>(p[0]), groups = static_cast<int>(p[3]);
-          const double alpha = p[4];
-          if (!*last || (*last)->within_decay() != p[1] || (*last)->group_decay() != p[2] ||
-              (*last)->groups() != groups)
-            *last = std::make_shared<const TifuNeighbors>(*ids, *baskets, s->size(), p[1], p[2],
-                                                          groups);
-          std::shared_ptr<const TifuNeighbors> pool = *last;
-          return [s, pool, k, alpha](std::string_view customer, Input input,
-                                     std::vector<double>& out) {
-            std::vector<double> q, mean;
-            pool->vector_of(basket_indices(*s, input), q);
-            const int n = pool->sum_nearest(q, customer, k, mean);
-            if (n > 0)
-              for (double& x : mean) x /= static_cast<double>(n);
-            out.resize(q.size());
-            for (std::size_t i = 0; i < q.size(); ++i) out[i] = alpha * q[i] + (1 - alpha) * mean[i];
-          };
-        };
-      }};
+  return {"tifu-knn",
+          {{"neighbors", {100, 300, 500, 700, 900, 1100, 1300}, 300},
+           {"within_decay", tenths, 0.9},
+           {"group_decay", tenths, 0.7},
+           {"groups", {1, 3, 5, 7, 9}, 7},
+           {"alpha", {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0}, 0.7}},
+          [](const BasketStatistics& stats, std::span<const CustomerBaskets> training) {
+            auto ids = std::make_shared<std::vector<std::string>>();
+            auto baskets = std::make_shared<std::vector<IndexBaskets>>();
+            for (const auto& c : training) {
+              ids->push_back(c.customer_id);
+              baskets->push_back(basket_indices(stats, c.baskets));
+            }
+            // The vectors of the last (within_decay, group_decay, groups) asked for: the search
+            // asks for the same ones with every k and alpha.
+            auto last = std::make_shared<std::shared_ptr<const TifuNeighbors>>();
+            const BasketStatistics* s = &stats;
+            return [s, ids, baskets, last](const std::vector<double>& p) -> Scorer {
+              const int k = static_cast<int>(p[0]), groups = static_cast<int>(p[3]);
+              const double alpha = p[4];
+              if (!*last || (*last)->within_decay() != p[1] || (*last)->group_decay() != p[2] ||
+                  (*last)->groups() != groups)
+                *last = std::make_shared<const TifuNeighbors>(*ids, *baskets, s->size(), p[1], p[2],
+                                                              groups);
+              std::shared_ptr<const TifuNeighbors> pool = *last;
+              return [s, pool, k, alpha](std::string_view customer, Input input,
+                                         std::vector<double>& out) {
+                std::vector<double> q, mean;
+                pool->vector_of(basket_indices(*s, input), q);
+                const int n = pool->sum_nearest(q, customer, k, mean);
+                if (n > 0)
+                  for (double& x : mean) x /= static_cast<double>(n);
+                out.resize(q.size());
+                for (std::size_t i = 0; i < q.size(); ++i)
+                  out[i] = alpha * q[i] + (1 - alpha) * mean[i];
+              };
+            };
+          }};
 }
 
 // selection_score of tools/gptrec_tools/last_basket.py: the mean of Recall@k and NDCG@k over the

@@ -102,8 +102,9 @@ RankerConfig parse_ranker(const json& r, std::string_view source) {
   if (!file.is_string() || file.get<std::string>().empty() ||
       file.get<std::string>().find('/') != std::string::npos ||
       file.get<std::string>().find('\\') != std::string::npos)
-    fail(source, "\"gptrec.ranker.neighbors.file\": expected a file name in the model directory, got " +
-                     file.dump());
+    fail(source,
+         "\"gptrec.ranker.neighbors.file\": expected a file name in the model directory, got " +
+             file.dump());
   k.neighbors_file = file.get<std::string>();
   k.neighbors = integer(n, np, "k");
   k.within_decay = number(n, np, "within_decay");

@@ -47,13 +47,12 @@ std::pair<RankingMetrics, RankingMetrics> score_held_out(const BasketStatistics&
   return {next, ranking_metrics(top, targets.in_new, targets.discovery, k)};
 }
 
-LastBasketReport evaluate_last_basket(std::span<const CustomerBaskets> customers, int k,
-                                      const Model* model, const ItemVocabulary* vocab,
-                                      const std::string& model_name,
-                                      const std::function<void(std::size_t, std::size_t)>& progress,
-                                      std::span<const RepeatVariant> variants,
-                                      const std::function<void(const std::string&)>& baseline_progress,
-                                      const BasketRanker* ranker) {
+LastBasketReport evaluate_last_basket(
+    std::span<const CustomerBaskets> customers, int k, const Model* model,
+    const ItemVocabulary* vocab, const std::string& model_name,
+    const std::function<void(std::size_t, std::size_t)>& progress,
+    std::span<const RepeatVariant> variants,
+    const std::function<void(const std::string&)>& baseline_progress, const BasketRanker* ranker) {
   check_protocol_arguments(k, model, vocab, "the last-basket protocol");
   check_repeat_variants(variants);
   const auto [training, evaluated] = split_last_baskets(customers);

@@ -76,9 +76,9 @@ std::shared_ptr<const BasketRanker> ModelDirectory::read_ranker(const ModelConfi
   if (!config.ranker) return nullptr;
   const auto path = path_ / config.ranker->neighbors_file;
   if (!file_exists(path))
-    throw Error(ErrorCode::kBadModel,
-                path.string() + ": missing (the ranker of " + config_file().string() +
-                    " names it as its neighbours file)");
+    throw Error(ErrorCode::kBadModel, path.string() + ": missing (the ranker of " +
+                                          config_file().string() +
+                                          " names it as its neighbours file)");
   return std::make_shared<const BasketRanker>(*config.ranker, vocab, path);
 }
 

@@ -173,14 +173,14 @@ TEST(Config, ReadsTheRankerOfBasketItemModels) {
                   R"( "group_decay": 0.8, "groups": 3}})")
                 .find("gptrec.ranker.neighbors.within_decay"),
             std::string::npos);
-  EXPECT_NE(error(R"({"mix": 0.3, "decay": 0.6)" + good_tail,
-                  R"("repeat": {"weight": 0.5}, )")
+  EXPECT_NE(error(R"({"mix": 0.3, "decay": 0.6)" + good_tail, R"("repeat": {"weight": 0.5}, )")
                 .find("exclude each other"),
             std::string::npos);
-  EXPECT_NE(error_of("{" + base +
-                     R"(, "gptrec": {"kind": "items", "sequence_format": "items", "ranker": {"mix": )"
-                     R"(0.3, "decay": 0.6)" +
-                     good_tail + "}}")
-                .find("only item models of the baskets format"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("{" + base +
+               R"(, "gptrec": {"kind": "items", "sequence_format": "items", "ranker": {"mix": )"
+               R"(0.3, "decay": 0.6)" +
+               good_tail + "}}")
+          .find("only item models of the baskets format"),
+      std::string::npos);
 }

@@ -88,8 +88,7 @@ TEST(ModelDirectory, NamesWhatIsWrong) {
   test::copy_dir(test::model_dir("tiny-items"), dir / "ranked");
   const ModelDirectory r(dir / "ranked");
   const ItemVocabulary vocab = r.read_items(ranked);
-  EXPECT_NE(error_of([&] { r.read_ranker(ranked, vocab); })
-                .find("nb.json: missing (the ranker of"),
+  EXPECT_NE(error_of([&] { r.read_ranker(ranked, vocab); }).find("nb.json: missing (the ranker of"),
             std::string::npos);
   EXPECT_EQ(r.read_ranker(d.read_config(), vocab), nullptr);  // no ranker, no file read
   auto fault = [&](const std::string& contents) {
@@ -108,8 +107,9 @@ TEST(ModelDirectory, NamesWhatIsWrong) {
             std::string::npos);
   EXPECT_NE(fault("{\"customers\": [").find("nb.json"), std::string::npos);
   const auto ok = [&] {
-    test::write_file(dir / "ranked" / "nb.json",
-                     R"({"customers": [{"id": "a", "baskets": [["22423", "unknown"], ["85123A"]]}]})");
+    test::write_file(
+        dir / "ranked" / "nb.json",
+        R"({"customers": [{"id": "a", "baskets": [["22423", "unknown"], ["85123A"]]}]})");
     return r.read_ranker(ranked, vocab);
   }();
   ASSERT_NE(ok, nullptr);

@@ -46,9 +46,9 @@ struct RankerConfig {
   double mix = 0;    // in [0, 1)
   double decay = 1;  // of d(j), in (0, 1]
   double explore = 0, repeat = 0, count = 0, decayed = 0, last = 0, baskets = 0,
-         repeat_explore = 0;            // the weights
-  std::string neighbors_file;           // in the model directory
-  int neighbors = 1;                    // k, >= 1
+         repeat_explore = 0;                 // the weights
+  std::string neighbors_file;                // in the model directory
+  int neighbors = 1;                         // k, >= 1
   double within_decay = 1, group_decay = 1;  // TIFU's r_b and r_g, in (0, 1]
   int groups = 1;                            // TIFU's G, >= 1
 };

@@ -16,8 +16,8 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "gptrec/basket_ranker.hpp"
@@ -106,7 +106,7 @@ std::vector<BasketBaseline> last_basket_baselines(
 
 struct MethodResult {
   std::string method;
-  RankingMetrics next_basket, discovery;  // means over the evaluated customers
+  RankingMetrics next_basket, discovery;                   // means over the evaluated customers
   std::vector<std::pair<std::string, double>> parameters;  // chosen on validation (baselines)
 };
 

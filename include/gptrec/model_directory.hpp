@@ -1,7 +1,8 @@
 // A model directory (DESIGN.md "Model directory", docs/FORMATS.md): config.json, model.safetensors,
 // the tokenizer files and, for an item model, items.json; for a text model an optional
-// recommender.json, and the neighbours file of an item model's ranker. This is the one place that knows those names: the loaders (Model::load,
-// load_tokenizer, Recommender::load), quantize, eval and info read a directory through it.
+// recommender.json, and the neighbours file of an item model's ranker. This is the one place that
+// knows those names: the loaders (Model::load, load_tokenizer, Recommender::load), quantize, eval
+// and info read a directory through it.
 //
 // Thread-safety: a ModelDirectory is a path; every method is const and touches only the files.
 #pragma once

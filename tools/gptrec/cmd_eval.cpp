@@ -307,12 +307,11 @@ int run_need(const EvalOptions& o, const Model* model, const ItemVocabulary* voc
   const std::vector<CustomerBaskets> customers = read_customers(o);
   std::vector<NeedQuery> queries;
   ProgressBar bar("evaluating", !o.quiet);
-  const NeedReport r =
-      evaluate_need(customers, o.k, model, vocab, "gptrec " + o.model_dir, items, o.seed,
-                    o.need_match == "exact" ? NeedMatch::kExact : NeedMatch::kCompound, weights,
-                    variants, o.write_queries.empty() ? nullptr : &queries,
-                    [&](std::size_t done, std::size_t total) { bar.update(done, total); },
-                    ranker);
+  const NeedReport r = evaluate_need(
+      customers, o.k, model, vocab, "gptrec " + o.model_dir, items, o.seed,
+      o.need_match == "exact" ? NeedMatch::kExact : NeedMatch::kCompound, weights, variants,
+      o.write_queries.empty() ? nullptr : &queries,
+      [&](std::size_t done, std::size_t total) { bar.update(done, total); }, ranker);
   bar.finish();
   if (!o.write_queries.empty()) {
     std::ofstream out(o.write_queries, std::ios::binary);
