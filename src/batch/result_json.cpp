@@ -67,6 +67,11 @@ nlohmann::ordered_json suggestions_json(const Recommendations& r, const std::str
   return j;
 }
 
+std::string suggestions_document(const Recommendations& r, const std::string& model_dir,
+                                 const Recommender& rec, const RecommendOptions& options) {
+  return suggestions_json(r, model_dir, rec, options, options.explain).dump(2) + "\n";
+}
+
 nlohmann::ordered_json error_record(long long line_number, const std::string& customer_id,
                                     const std::string& message) {
   nlohmann::ordered_json err;

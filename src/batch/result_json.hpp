@@ -16,6 +16,10 @@ namespace gptrec::batch {
 nlohmann::ordered_json suggestions_json(const Recommendations& r, const std::string& model_dir,
                                         const Recommender& rec, const RecommendOptions& options,
                                         bool explain);
+// The text `suggest --format json` prints (and the server's /v1/suggest answers): that document,
+// with "because" when options.explain, indented by 2 spaces, ending in a newline.
+std::string suggestions_document(const Recommendations& r, const std::string& model_dir,
+                                 const Recommender& rec, const RecommendOptions& options);
 
 struct ScoredRecord {
   nlohmann::ordered_json json;  // the result, or {"line", "customer_id", "error"}

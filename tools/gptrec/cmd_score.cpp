@@ -27,6 +27,7 @@
 #include "gptrec/recommender.hpp"
 #include "input.hpp"
 #include "lines.hpp"
+#include "request_options.hpp"
 
 namespace gptrec::cli {
 
@@ -37,14 +38,11 @@ struct ScoreOptions {
   std::string input;
   std::string output;
   std::string catalog;
-  int top = 10;
   int threads = 0;
   std::string shard;
   bool resume = false;
-  std::string mode = "mixed";
-  bool exclude_purchased = false;
   bool quiet = false;
-  RecommendOptions request;  // --need, --min-price, --max-price (add_need_options)
+  RecommendOptions request;  // --top, --mode, ... (request_options.hpp)
 };
 
 struct Shard {
@@ -201,9 +199,10 @@ nlohmann::ordered_json describe_run(const ScoreOptions& o, const std::string& mo
       o.catalog.empty()
           ? nlohmann::ordered_json()
           : nlohmann::ordered_json{{"path", o.catalog}, {"fingerprint", fingerprint(o.catalog)}};
-  j["top"] = o.top;
-  j["mode"] = o.mode;
-  j["exclude_purchased"] = o.exclude_purchased;
+  visit_request_options(o.request, [&](const char* name, const auto& member, const char*,
+                                       OptionScope scope) {
+    if (scope == OptionScope::kAll) j[name] = request_option_json(member);
+  });
   j["shard"] = o.shard;
   return j;
 }
@@ -256,12 +255,18 @@ void check_same_run(const std::string& output, const nlohmann::ordered_json& now
       differences.push_back(std::string("the ") + file + " differs (" +
                             shown(file_field(then, file, "path")) + " then, " +
                             shown(file_field(now, file, "path")) + " now)");
-  for (const char* key : {"top", "mode", "exclude_purchased", "shard"})
-    if (option(then, key) != option(now, key))
-      differences.push_back(std::string("--") +
-                            (key == std::string("exclude_purchased") ? "exclude-purchased" : key) +
-                            " " + shown(option(then, key)) + " then, " + shown(option(now, key)) +
-                            " now");
+  std::vector<std::string> keys{"shard"};
+  visit_request_options(RecommendOptions(), [&](const char* name, const auto&, const char*,
+                                                OptionScope scope) {
+    if (scope == OptionScope::kAll) keys.push_back(name);
+  });
+  for (const std::string& key : keys)
+    if (option(then, key.c_str()) != option(now, key.c_str())) {
+      std::string flag = "--" + key;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      differences.push_back(flag + " " + shown(option(then, key.c_str())) + " then, " +
+                            shown(option(now, key.c_str())) + " now");
+    }
   if (differences.empty()) return;
   std::string list;
   for (const auto& d : differences) list += (list.empty() ? "" : "; ") + d;
@@ -308,17 +313,14 @@ class StopOnSignals {
 
 int run_score(const ScoreOptions& o) {
   const Shard shard = parse_shard(o.shard);
-  if (o.top < 1)
+  if (o.request.top_n < 1)
     throw Error(ErrorCode::kInvalidArgument,
-                "--top must be at least 1, got " + std::to_string(o.top));
+                "--top must be at least 1, got " + std::to_string(o.request.top_n));
   if (o.threads < 0)
     throw Error(ErrorCode::kInvalidArgument, "--threads must be 0 (all cores) or more");
   if (o.resume && o.output == "-")
     throw Error(ErrorCode::kInvalidArgument, "--resume needs an --output file");
-  RecommendOptions options = o.request;
-  options.top_n = o.top;
-  options.mode = *parse_suggest_mode(o.mode);
-  options.exclude_purchased = o.exclude_purchased;
+  const RecommendOptions& options = o.request;
   check_options(options);
   const std::string model_dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
   std::optional<Catalog> catalog;
@@ -446,15 +448,11 @@ Runner add_score(CLI::App& app) {
       ->required();
   sub->add_option("--output", o->output, "Result lines (a file, or - for stdout)")->required();
   sub->add_option("--catalog", o->catalog, "Catalog JSON (restricts or provides the candidates)");
-  sub->add_option("--top", o->top, "Suggestions per customer")->capture_default_str();
   sub->add_option("--threads", o->threads, "Worker threads (0 = all cores)")->capture_default_str();
   sub->add_option("--shard", o->shard, "Score only shard i of n (i/n, by customer id hash)");
   sub->add_flag("--resume", o->resume,
                 "Continue a killed run: keep the complete lines of --output");
-  add_mode_option(sub, o->mode);
-  sub->add_flag("--exclude-purchased", o->exclude_purchased,
-                "Only items the customer has not bought (the same as --mode discover)");
-  add_need_options(sub, o->request);
+  add_request_flags(sub, o->request, false);
   sub->add_flag("--quiet", o->quiet, "No progress bar and no summary");
   return [o] { return run_score(*o); };
 }

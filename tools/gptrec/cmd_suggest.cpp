@@ -10,6 +10,7 @@
 #include "gptrec/error.hpp"
 #include "gptrec/recommender.hpp"
 #include "input.hpp"
+#include "request_options.hpp"
 #include "result_json.hpp"
 
 namespace gptrec::cli {
@@ -20,13 +21,8 @@ struct SuggestOptions {
   std::string model_dir;
   std::string history;
   std::string catalog;
-  int top = 10;
-  std::string mode = "mixed";
-  bool exclude_purchased = false;
-  std::string category;
-  bool explain = false;
+  RecommendOptions request;  // --top, --mode, ... (request_options.hpp)
   std::string format = "table";
-  RecommendOptions request;  // --need, --min-price, --max-price (add_need_options)
 };
 
 std::string score_meaning(ScoreKind k) {
@@ -131,15 +127,10 @@ void print_table(const Recommendations& r, const std::string& model_dir, const R
 }
 
 int run_suggest(const SuggestOptions& o) {
-  if (o.top < 1)
+  if (o.request.top_n < 1)
     throw Error(ErrorCode::kInvalidArgument,
-                "--top must be at least 1, got " + std::to_string(o.top));
-  RecommendOptions options = o.request;
-  options.top_n = o.top;
-  options.mode = *parse_suggest_mode(o.mode);
-  options.exclude_purchased = o.exclude_purchased;
-  if (!o.category.empty()) options.category = o.category;
-  options.explain = o.explain;
+                "--top must be at least 1, got " + std::to_string(o.request.top_n));
+  const RecommendOptions& options = o.request;
   check_options(options);
   const std::string model_dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
   // Inputs are read and checked before the model is loaded: bad input fails fast.
@@ -159,9 +150,9 @@ int run_suggest(const SuggestOptions& o) {
          (r.unknown_items.size() == 1 ? " is" : "s are") +
          " unknown to the model and skipped: " + join_limited(r.unknown_items, 10));
   if (o.format == "json")
-    std::cout << batch::suggestions_json(r, model_dir, rec, options, o.explain).dump(2) << "\n";
+    std::cout << batch::suggestions_document(r, model_dir, rec, options);
   else
-    print_table(r, model_dir, rec, options.mode, o.explain);
+    print_table(r, model_dir, rec, options.mode, options.explain);
   std::cout.flush();
   if (!std::cout || std::ferror(stdout)) throw Error(ErrorCode::kIo, "<stdout>: write failed");
   if (r.need_fallback) {
@@ -173,26 +164,27 @@ int run_suggest(const SuggestOptions& o) {
 
 }  // namespace
 
-CLI::Option* add_mode_option(CLI::App* sub, std::string& mode) {
-  return sub
-      ->add_option("--mode", mode,
-                   "mixed: the best re-buys and new items, half each; buy-again: only items bought "
-                   "before; discover: only new items; all: by score alone")
-      ->check(CLI::IsMember({"mixed", "buy-again", "discover", "all"}))
-      ->capture_default_str();
-}
-
-void add_need_options(CLI::App* sub, RecommendOptions& options) {
-  sub->add_option_function<std::string>(
-      "--need", [&options](const std::string& need) { options.need = need; },
-      "What the customer is looking for (\"lunch bag\"): only products whose name fits it, "
-      "ranked for the customer");
-  sub->add_option_function<double>(
-      "--min-price", [&options](double v) { options.min_price = v; },
-      "Only items with a catalog price of at least this");
-  sub->add_option_function<double>(
-      "--max-price", [&options](double v) { options.max_price = v; },
-      "Only items with a catalog price of at most this");
+void add_request_flags(CLI::App* sub, RecommendOptions& options, bool suggest) {
+  visit_request_options(
+      options, [&](const char* name, auto& member, const char* help, OptionScope scope) {
+        if (!suggest && scope == OptionScope::kSuggestOnly) return;
+        using T = std::decay_t<decltype(member)>;
+        std::string flag = std::string("--") + name;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        if constexpr (std::is_same_v<T, bool>) {
+          sub->add_flag(flag, member, help);
+        } else if constexpr (std::is_same_v<T, SuggestMode>) {
+          sub->add_option_function<std::string>(
+                 flag, [&member](const std::string& v) { member = *parse_suggest_mode(v); }, help)
+              ->check(CLI::IsMember({"mixed", "buy-again", "discover", "all"}))
+              ->default_str(std::string(to_string(member)));
+        } else if constexpr (is_optional_v<T>) {
+          sub->add_option_function<typename T::value_type>(
+              flag, [&member](const typename T::value_type& v) { member = v; }, help);
+        } else {
+          sub->add_option(flag, member, help)->capture_default_str();
+        }
+      });
 }
 
 Runner add_suggest(CLI::App& app) {
@@ -206,14 +198,7 @@ Runner add_suggest(CLI::App& app) {
       ->required();
   sub->add_option("--catalog", o->catalog,
                   "Catalog JSON: restricts (item models) or provides (text models) the candidates");
-  sub->add_option("--top", o->top, "How many suggestions")->capture_default_str();
-  add_mode_option(sub, o->mode);
-  sub->add_flag("--exclude-purchased", o->exclude_purchased,
-                "Only items the customer has not bought (the same as --mode discover)");
-  sub->add_option("--category", o->category, "Only items of this category");
-  add_need_options(sub, o->request);
-  sub->add_flag("--explain", o->explain,
-                "Name the past purchases that raised each suggestion most (occlusion)");
+  add_request_flags(sub, o->request, true);
   sub->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();

@@ -22,13 +22,9 @@ Runner add_eval(CLI::App& app);
 Runner add_score(CLI::App& app);
 Runner add_quantize(CLI::App& app);
 
-// suggest's and score's --mode (mixed, buy-again, discover, all; README "suggest"), stored as text
-// that parse_suggest_mode accepts.
-CLI::Option* add_mode_option(CLI::App* sub, std::string& mode);
-
-// The options of a request that `suggest` and `score` share: --need, --min-price, --max-price,
-// written into `options` (RecommendOptions::need, min_price, max_price) when given.
-void add_need_options(CLI::App* sub, gptrec::RecommendOptions& options);
+// The flags of a request's options (request_options.hpp: --top, --mode, ..., written into
+// `options` when given); with suggest false, only the options of every record of a batch (score).
+void add_request_flags(CLI::App* sub, gptrec::RecommendOptions& options, bool suggest);
 
 // `suggest`'s exit status when no product fits --need: the suggestions without the need were
 // printed, flagged (README "Exit status").
