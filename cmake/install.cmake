@@ -7,6 +7,7 @@
 #   <prefix>/<libdir>/cmake/gptrec/                the CMake package (config, version, targets)
 #   <prefix>/<libdir>/pkgconfig/gptrec.pc
 #   <prefix>/bin/gptrec                            the CLI
+#   <prefix>/bin/gptrec-serve                      the HTTP server that `gptrec serve` runs
 #   <prefix>/share/gptrec/models/<name>/           the shipped models (the CLI's default is there)
 include(CMakePackageConfigHelpers)
 
@@ -24,6 +25,9 @@ install(FILES ${PROJECT_BINARY_DIR}/include/gptrec/version.hpp
 
 if(TARGET gptrec_cli)
   install(TARGETS gptrec_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
+if(TARGET gptrec_serve)  # `gptrec serve` runs the gptrec-serve beside it
+  install(TARGETS gptrec_serve RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 # The CLI looks for its default model at <bin>/../share/gptrec/models/online-retail.
 if(EXISTS ${PROJECT_SOURCE_DIR}/models)

@@ -29,32 +29,6 @@ nlohmann::ordered_json unexpected_error(long long line_number) {
   }
 }
 
-// Scores one record (and renders its line with options.lines). An exception other than a bad
-// record becomes an error record here (kErrorRecord) or is handed back (kRethrow): none may leave
-// the parallel region.
-std::exception_ptr score_one(const Recommender& rec, const BatchOptions& options, Record& r) {
-  try {
-    try {
-      ScoredRecord scored =
-          r.error ? ScoredRecord{error_record(r.line_number, "", *r.error), true}
-                  : score_record(rec, options.recommend, r.text, r.line_number, options.source);
-      r.result = std::move(scored.json);
-      r.failed = scored.failed;
-    } catch (...) {
-      if (options.on_unexpected == OnUnexpected::kRethrow) return std::current_exception();
-      r.result = unexpected_error(r.line_number);
-      r.failed = true;
-    }
-    if (options.lines) {
-      r.line = score_line(r.result);
-      r.result = nullptr;
-    }
-  } catch (...) {  // out of memory building the error record or the line
-    return std::current_exception();
-  }
-  return nullptr;
-}
-
 bool stop_requested(const BatchOptions& options) {
   return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
 }
@@ -102,6 +76,31 @@ std::size_t score_chunk(const Recommender& rec, const BatchOptions& options,
 }
 
 }  // namespace
+
+// An exception other than a bad record becomes an error record here (kErrorRecord) or is handed
+// back (kRethrow): none may leave the parallel region.
+std::exception_ptr score_one(const Recommender& rec, const BatchOptions& options, Record& r) {
+  try {
+    try {
+      ScoredRecord scored =
+          r.error ? ScoredRecord{error_record(r.line_number, "", *r.error), true}
+                  : score_record(rec, options.recommend, r.text, r.line_number, options.source);
+      r.result = std::move(scored.json);
+      r.failed = scored.failed;
+    } catch (...) {
+      if (options.on_unexpected == OnUnexpected::kRethrow) return std::current_exception();
+      r.result = unexpected_error(r.line_number);
+      r.failed = true;
+    }
+    if (options.lines) {
+      r.line = score_line(r.result);
+      r.result = nullptr;
+    }
+  } catch (...) {  // out of memory building the error record or the line
+    return std::current_exception();
+  }
+  return nullptr;
+}
 
 bool score_records(const Recommender& rec, const BatchOptions& options,
                    const std::function<bool(Record&)>& next,

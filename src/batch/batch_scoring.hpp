@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -62,6 +63,12 @@ struct BatchOptions {
 // Records are handed to the threads in blocks of this many (a block is scored whole or not at
 // all when `stop` is set).
 inline constexpr std::size_t kBlockRecords = 16;
+
+// Scores one record as score_records does: Record::result (or Record::line with options.lines)
+// and Record::failed; a record with `error` set becomes that error record. Returns the exception
+// that options.on_unexpected hands back, if any. Thread-safe (`gptrec serve` scores the records of
+// a request one at a time with it).
+std::exception_ptr score_one(const Recommender& rec, const BatchOptions& options, Record& r);
 
 // Scores a stream of records. `next` fills the next record and returns true, or returns false at
 // the end of the input; `done` receives each scored chunk, in input order. Both run on the calling

@@ -21,6 +21,8 @@ Runner add_suggest(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_score(CLI::App& app);
 Runner add_quantize(CLI::App& app);
+Runner add_import(CLI::App& app);
+Runner add_serve(CLI::App& app);
 
 // The flags of a request's options (request_options.hpp: --top, --mode, ..., written into
 // `options` when given); with suggest false, only the options of every record of a batch (score).

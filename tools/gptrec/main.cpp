@@ -67,6 +67,8 @@ int main(int argc, char** argv) {
   add(gptrec::cli::add_tokenize);
   add(gptrec::cli::add_detokenize);
   add(gptrec::cli::add_quantize);
+  add(gptrec::cli::add_import);
+  add(gptrec::cli::add_serve);
 
   // Threads inside each forward pass: --threads on the commands that run one query at a time (score
   // has its own --threads, its worker count), else GPTREC_THREADS, else all cores.
@@ -74,7 +76,7 @@ int main(int argc, char** argv) {
   for (CLI::App* sub : app.get_subcommands({}))
     if (sub->get_name() != "score" && sub->get_name() != "tokenize" &&
         sub->get_name() != "detokenize" && sub->get_name() != "info" &&
-        sub->get_name() != "quantize")
+        sub->get_name() != "quantize" && sub->get_name() != "import" && sub->get_name() != "serve")
       sub->add_option("--threads", op_threads,
                       "Threads inside each forward pass (default: GPTREC_THREADS, else all cores)")
           ->check(CLI::NonNegativeNumber);
