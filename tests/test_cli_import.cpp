@@ -214,3 +214,41 @@ TEST(CliImport, ReadersRefuseOtherFiles) {
     EXPECT_EQ(e.code(), gptrec::ErrorCode::kIo);
   }
 }
+
+// JSONL -> SQLite -> `score --db` gives the output of `score --input` on the JSONL (the sample is
+// in customer_id order, the order --db reads customers in), with shards and --resume too.
+TEST(CliImport, ScoreDbEqualsScoreInput) {
+  gptrec::test::TempDir tmp;
+  const auto db = tmp / "events.sqlite";
+  ASSERT_EQ(run_cli({"import", "--from", sample().string(), "--db", db.string(), "--quiet"}).status,
+            0);
+  const std::string model = gptrec::test::model_dir("tiny-items").string();
+  auto score = [&](const std::vector<std::string>& source, const std::string& out,
+                   const std::vector<std::string>& more = {}) {
+    std::vector<std::string> args = {"score", "--model", model,       "--output", out,
+                                     "--top", "5",       "--threads", "2",        "--quiet"};
+    args.insert(args.end(), source.begin(), source.end());
+    args.insert(args.end(), more.begin(), more.end());
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.status, 0) << r.err;
+    return gptrec::test::read_file(out);
+  };
+  const std::string from_input = score({"--input", sample().string()}, (tmp / "a.jsonl").string());
+  ASSERT_EQ(lines_of(from_input).size(), 300u);
+  EXPECT_EQ(score({"--db", db.string()}, (tmp / "b.jsonl").string()), from_input);
+  EXPECT_EQ(score({"--db", db.string()}, (tmp / "s.jsonl").string(), {"--shard", "1/3"}),
+            score({"--input", sample().string()}, (tmp / "t.jsonl").string(), {"--shard", "1/3"}));
+  // A run cut after 120 records and a partial line, resumed.
+  const auto cut = tmp / "b.jsonl";
+  std::size_t at = 0;
+  for (int i = 0; i < 120; ++i) at = from_input.find('\n', at) + 1;
+  std::filesystem::resize_file(cut, at + 10);
+  EXPECT_EQ(score({"--db", db.string()}, cut.string(), {"--resume"}), from_input);
+
+  const auto both = run_cli({"score", "--model", model, "--output", "-", "--input",
+                             sample().string(), "--db", db.string()});
+  EXPECT_EQ(both.status, 2);
+  const auto neither = run_cli({"score", "--model", model, "--output", "-"});
+  EXPECT_EQ(neither.status, 2);
+  EXPECT_NE(neither.err.find("--input or as --db"), std::string::npos) << neither.err;
+}

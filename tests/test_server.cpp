@@ -294,8 +294,8 @@ TEST(Server, ScoreStreamsOneLinePerRecord) {
     if (i == 7) {
       line_number += 2;  // a blank line, then a bad record
       expected += gptrec::batch::score_line(gptrec::batch::score_record(rec, options, "{broken",
-                                                                    line_number, "request body")
-                                              .json) +
+                                                                        line_number, "request body")
+                                                .json) +
                   "\n";
     }
   }

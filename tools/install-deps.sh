@@ -6,7 +6,8 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libeigen3-dev nlohmann-json3-dev libcli11-dev
           libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libpcre2-dev python3 python3-numpy
-          python3-torch libopenblas0-openmp python3-dev pybind11-dev python3-distributed)
+          python3-torch libopenblas0-openmp python3-dev pybind11-dev python3-distributed
+          libsqlite3-dev libcpp-httplib-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -25,6 +25,7 @@
 #include "gptrec/model_directory.hpp"
 #include "gptrec/need.hpp"
 #include "gptrec/recommender.hpp"
+#include "histories_db.hpp"
 #include "input.hpp"
 #include "lines.hpp"
 #include "request_options.hpp"
@@ -36,6 +37,7 @@ namespace {
 struct ScoreOptions {
   std::string model_dir;
   std::string input;
+  std::string db;  // instead of input: a histories database (histories_db.hpp)
   std::string output;
   std::string catalog;
   int threads = 0;
@@ -86,11 +88,40 @@ std::string shard_key(const std::string& line, long long line_number) {
   return "line:" + std::to_string(line_number);
 }
 
+// The records: the lines of a JSONL file (--input), or the customers of a histories database
+// (--db) in customer_id order, each as its history document; line_number() is then the customer's
+// position in that order.
+class RecordSource {
+ public:
+  explicit RecordSource(const ScoreOptions& o) {
+    if (o.db.empty())
+      lines_.emplace(o.input);
+    else
+      customers_.emplace(o.db);
+  }
+  bool next(std::string& line) {
+    if (lines_) return lines_->next(line);
+    try {
+      return customers_->next(line);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kIo, e.what());  // the table cannot be read on: the run ends
+    }
+  }
+  long long line_number() const { return lines_ ? lines_->line_number() : customers_->count(); }
+  // The input's size and the bytes read so far, when known (0 otherwise).
+  std::uint64_t size() const { return lines_ ? lines_->size() : 0; }
+  std::uint64_t bytes_read() const { return lines_ ? lines_->bytes_read() : 0; }
+
+ private:
+  std::optional<LineReader> lines_;
+  std::optional<HistoriesCursor> customers_;
+};
+
 // The next line; a line the reader refuses (longer than the limit) comes back empty with its
 // error, so that it becomes that record's error and the run goes on. A read error that ends the
 // input (a cut or corrupt gzip stream) is kept in `fatal` and ends the input: the records read
 // before it are still scored and written, then the run fails with it.
-bool next_line(LineReader& reader, std::string& line, std::optional<std::string>& error,
+bool next_line(RecordSource& reader, std::string& line, std::optional<std::string>& error,
                std::optional<Error>& fatal) {
   error.reset();
   try {
@@ -192,7 +223,8 @@ nlohmann::ordered_json describe_run(const ScoreOptions& o, const std::string& mo
   nlohmann::ordered_json j;
   j["format"] = "gptrec-score-run";
   j["version"] = 1;
-  j["input"] = {{"path", o.input}, {"fingerprint", fingerprint(o.input)}};
+  const std::string& input = o.db.empty() ? o.input : o.db;
+  j["input"] = {{"path", input}, {"fingerprint", fingerprint(input)}};
   j["model"] = {{"path", model_dir},
                 {"fingerprint", fingerprint(ModelDirectory(model_dir).weights_file().string())}};
   j["catalog"] =
@@ -318,6 +350,8 @@ int run_score(const ScoreOptions& o) {
                 "--top must be at least 1, got " + std::to_string(o.request.top_n));
   if (o.threads < 0)
     throw Error(ErrorCode::kInvalidArgument, "--threads must be 0 (all cores) or more");
+  if (o.input.empty() == o.db.empty())
+    throw Error(ErrorCode::kInvalidArgument, "give the histories as --input or as --db");
   if (o.resume && o.output == "-")
     throw Error(ErrorCode::kInvalidArgument, "--resume needs an --output file");
   const RecommendOptions& options = o.request;
@@ -329,7 +363,7 @@ int run_score(const ScoreOptions& o) {
   const Recommender rec = Recommender::load(model_dir, std::move(catalog));
   check_has_candidates(rec, o.catalog);
 
-  LineReader reader(o.input);
+  RecordSource reader(o);
   // The run is described beside an output file only (not beside /dev/null, a pipe or stdout).
   std::error_code ec;
   const bool output_exists = o.output != "-" && std::filesystem::exists(o.output, ec);
@@ -351,7 +385,7 @@ int run_score(const ScoreOptions& o) {
   if (output_is_file && !(o.resume && has_output)) write_run_file(o.output, run);
   batch::BatchOptions batch_options;
   batch_options.recommend = options;
-  batch_options.source = o.input == "-" ? "<stdin>" : o.input;
+  batch_options.source = !o.db.empty() ? o.db : o.input == "-" ? "<stdin>" : o.input;
   batch_options.threads = o.threads;
   batch_options.lines = true;
 
@@ -443,9 +477,12 @@ Runner add_score(CLI::App& app) {
       "score", "Batch suggestions: one history per JSONL line in, one result line out");
   sub->add_option("--model", o->model_dir,
                   "Model directory (default: $GPTREC_MODEL, else the shipped model)");
-  sub->add_option("--input", o->input,
-                  "Histories, one JSON per line (.jsonl, .jsonl.gz, or - for stdin)")
-      ->required();
+  CLI::Option* input = sub->add_option(
+      "--input", o->input, "Histories, one JSON per line (.jsonl, .jsonl.gz, or - for stdin)");
+  sub->add_option("--db", o->db,
+                  "Or: a SQLite histories database (gptrec import); every customer, in customer_id "
+                  "order")
+      ->excludes(input);
   sub->add_option("--output", o->output, "Result lines (a file, or - for stdout)")->required();
   sub->add_option("--catalog", o->catalog, "Catalog JSON (restricts or provides the candidates)");
   sub->add_option("--threads", o->threads, "Worker threads (0 = all cores)")->capture_default_str();

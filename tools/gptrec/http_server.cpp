@@ -16,10 +16,10 @@
 #include <optional>
 #include <thread>
 
+#include "batch_scoring.hpp"
 #include "gptrec/error.hpp"
 #include "gptrec/model.hpp"
 #include "gptrec/recommender.hpp"
-#include "batch_scoring.hpp"
 #include "histories_db.hpp"
 #include "input.hpp"
 #include "lines.hpp"
