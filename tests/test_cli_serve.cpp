@@ -132,7 +132,12 @@ TEST(CliServe, SuggestEqualsSuggestFormatJsonByteForByte) {
       {"", {}},
       {"?top=3&explain=true", {"--top", "3", "--explain"}},
       {"?exclude_purchased=true&top=20", {"--exclude-purchased", "--top", "20"}},
-      {"?category=none", {"--category", "none"}}};
+      {"?category=none", {"--category", "none"}},
+      {"?mode=buy-again&top=5", {"--mode", "buy-again", "--top", "5"}},
+      {"?mode=all&need=lunch+bags&max_price=3",
+       {"--mode", "all", "--need", "lunch bags", "--max-price", "3"}},
+      {"?need=lunch%20bag&min_price=1.5&explain=1",
+       {"--need", "lunch bag", "--min-price", "1.5", "--explain"}}};
   for (const char* customer : {"12352", "12494", "12594", "12910", "13113"}) {
     const auto file = source_dir() / "examples" / "customers" / (std::string(customer) + ".json");
     for (const auto& [query, flags] : option_sets) {
@@ -166,6 +171,16 @@ TEST(CliServe, SuggestEqualsSuggestFormatJsonByteForByte) {
         c->Post("/v1/suggest", json({{"customer_id", id}, {"top", 5}}).dump(), "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, cli.out) << id;
+    // Options in the body, as JSON fields.
+    const auto discover = run_cli({"suggest", "--model", online_retail(), "--history",
+                                   (tmp / "one.json").string(), "--format", "json", "--mode",
+                                   "discover", "--need", "christmas", "--threads", "1"});
+    ASSERT_EQ(discover.status, 0) << discover.err;
+    r = c->Post("/v1/suggest",
+                json({{"customer_id", id}, {"mode", "discover"}, {"need", "christmas"}}).dump(),
+                "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, discover.out) << id;
   }
   server.signal(SIGTERM);
   EXPECT_EQ(server.wait(), 0) << server.err();

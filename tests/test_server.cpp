@@ -44,7 +44,7 @@ std::string expected_suggestion(const std::string& model_dir, const std::string&
   gptrec::set_op_threads(1);
   const auto rec = gptrec::Recommender::load(model_dir);
   const auto r = rec.recommend(gptrec::parse_history(history_json, "expected"), options);
-  return gptrec::batch::suggestions_document(r, model_dir, rec, options.explain);
+  return gptrec::batch::suggestions_document(r, model_dir, rec, options);
 }
 
 // A histories database of the online-retail sample.
@@ -180,6 +180,20 @@ TEST(Server, BadRequestsAreAnsweredWithJsonErrors) {
       {"/v1/suggest", R"({"customer_id": "12348", "explain": 1})", 400,
        "explain: expected true or false"},
       {"/v1/suggest", R"({"customer_id": "12348", "top": 0})", 400, "top must be at least 1"},
+      {"/v1/suggest", R"({"customer_id": "12348", "mode": "sometimes"})", 400,
+       "mode: expected \"mixed\", \"buy-again\", \"discover\" or \"all\", got \"sometimes\""},
+      {"/v1/suggest", R"({"customer_id": "12348", "mode": 2})", 400,
+       "mode: expected \"mixed\", \"buy-again\", \"discover\" or \"all\", got a number"},
+      {"/v1/suggest?mode=Mixed", R"({"customer_id": "12348"})", 400, "query parameter mode"},
+      {"/v1/suggest", R"({"customer_id": "12348", "mode": "buy-again", "exclude_purchased": true})",
+       400, "contradicts mode buy-again"},
+      {"/v1/suggest", R"({"customer_id": "12348", "min_price": 5, "max_price": 1})", 400,
+       "min_price is above max_price"},
+      {"/v1/suggest", R"({"customer_id": "12348", "max_price": "cheap"})", 400,
+       "max_price: expected a number, got a string"},
+      {"/v1/suggest", R"({"customer_id": "12348", "need": "   "})", 400, "need: empty"},
+      {"/v1/suggest", R"({"customer_id": "12348", "need": ["bag"]})", 400,
+       "need: expected a string, got an array"},
       {"/v1/suggest", R"({"customer_id": ["12348"]})", 400, "customer_id: expected a string"},
       {"/v1/suggest", R"({"customer_id": "12348", "customer_id": "x"})", 400, "appears twice"},
       {"/v1/suggest", R"({"top": 3})", 400, "events: missing"},
@@ -195,6 +209,9 @@ TEST(Server, BadRequestsAreAnsweredWithJsonErrors) {
       {"/v1/suggest", std::string(70 << 10, ' '), 413, "larger than the limit of 65536 bytes"},
       {"/v1/score?explain=true", good, 400, "explain: not an option of /v1/score"},
       {"/v1/score?top=0", good, 400, "top must be at least 1"},
+      {"/v1/score?min_price=-1", good, 400, "min_price must be a finite number >= 0"},
+      {"/v1/score?mode=never", good, 400, "query parameter mode: expected"},
+      {"/v1/score?need=", good, 400, "need: empty"},
       {"/v1/nothing", good, 404, "no such endpoint: POST /v1/nothing"},
   };
   for (const Case& k : cases) {

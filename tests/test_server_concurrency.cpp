@@ -35,8 +35,7 @@ std::vector<Call> make_calls(const std::string& model, const std::vector<std::st
   const auto rec = gptrec::Recommender::load(model);
   auto suggestion = [&](const std::string& history, const gptrec::RecommendOptions& options) {
     return gptrec::batch::suggestions_document(
-        rec.recommend(gptrec::parse_history(history, "expected"), options), model, rec,
-        options.explain);
+        rec.recommend(gptrec::parse_history(history, "expected"), options), model, rec, options);
   };
   std::vector<Call> calls;
   for (std::size_t i = 0; i < kClients * kRequestsPerClient; ++i) {

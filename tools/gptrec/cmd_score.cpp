@@ -231,10 +231,10 @@ nlohmann::ordered_json describe_run(const ScoreOptions& o, const std::string& mo
       o.catalog.empty()
           ? nlohmann::ordered_json()
           : nlohmann::ordered_json{{"path", o.catalog}, {"fingerprint", fingerprint(o.catalog)}};
-  visit_request_options(o.request, [&](const char* name, const auto& member, const char*,
-                                       OptionScope scope) {
-    if (scope == OptionScope::kAll) j[name] = request_option_json(member);
-  });
+  visit_request_options(o.request,
+                        [&](const char* name, const auto& member, const char*, OptionScope scope) {
+                          if (scope == OptionScope::kAll) j[name] = request_option_json(member);
+                        });
   j["shard"] = o.shard;
   return j;
 }
@@ -288,10 +288,10 @@ void check_same_run(const std::string& output, const nlohmann::ordered_json& now
                             shown(file_field(then, file, "path")) + " then, " +
                             shown(file_field(now, file, "path")) + " now)");
   std::vector<std::string> keys{"shard"};
-  visit_request_options(RecommendOptions(), [&](const char* name, const auto&, const char*,
-                                                OptionScope scope) {
-    if (scope == OptionScope::kAll) keys.push_back(name);
-  });
+  visit_request_options(RecommendOptions(),
+                        [&](const char* name, const auto&, const char*, OptionScope scope) {
+                          if (scope == OptionScope::kAll) keys.push_back(name);
+                        });
   for (const std::string& key : keys)
     if (option(then, key.c_str()) != option(now, key.c_str())) {
       std::string flag = "--" + key;

@@ -325,9 +325,8 @@ struct SuggestionServer::Impl {
       throw;
     }
     slot.release();
-    res.set_content(
-        batch::suggestions_document(r, model_label, snap->recommender, request.options.explain),
-        "application/json");
+    res.set_content(batch::suggestions_document(r, model_label, snap->recommender, request.options),
+                    "application/json");
   }
 
   // The records of a /v1/score body, scored one at a time (each takes a model slot, so a batch
@@ -387,9 +386,11 @@ struct SuggestionServer::Impl {
     } catch (const Error& e) {
       return set_json_error(res, 400, e.what());
     }
-    if (options.top_n < 1)
-      return set_json_error(res, 400,
-                            "top must be at least 1, got " + std::to_string(options.top_n));
+    try {
+      check_options(options);  // top, mode, prices, need: before the first record
+    } catch (const Error& e) {
+      return set_json_error(res, 400, e.what());
+    }
     batch::BatchOptions batch_options;
     batch_options.recommend = options;
     batch_options.source = "request body";

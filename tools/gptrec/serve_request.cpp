@@ -73,6 +73,8 @@ class TopLevelFields {
   std::string key_;
 };
 
+const std::string kModes = "\"mixed\", \"buy-again\", \"discover\" or \"all\"";
+
 const char* type_name(const json& v) {
   if (v.is_object()) return "an object";
   if (v.is_array()) return "an array";
@@ -81,6 +83,9 @@ const char* type_name(const json& v) {
   if (v.is_null()) return "null";
   return "a number";
 }
+
+template <class T>
+void set_from_text(T& member, const std::string& text, const std::string& where);
 
 // Sets an option from its JSON value; `where` names it in errors.
 template <class T>
@@ -105,6 +110,9 @@ void set_from_json(T& member, const json& v, const std::string& where) {
   } else if constexpr (std::is_same_v<T, double>) {
     if (!v.is_number()) bad_request(where + ": expected a number, got " + type_name(v));
     member = v.get<double>();
+  } else if constexpr (std::is_same_v<T, SuggestMode>) {
+    if (!v.is_string()) bad_request(where + ": expected " + kModes + ", got " + type_name(v));
+    set_from_text(member, v.get<std::string>(), where);
   } else {
     static_assert(std::is_same_v<T, std::string>, "unsupported option type");
     if (!v.is_string()) bad_request(where + ": expected a string, got " + type_name(v));
@@ -126,6 +134,10 @@ void set_from_text(T& member, const std::string& text, const std::string& where)
       member = false;
     else
       bad_request(where + ": expected true or false");
+  } else if constexpr (std::is_same_v<T, SuggestMode>) {
+    const std::optional<SuggestMode> mode = parse_suggest_mode(text);
+    if (!mode) bad_request(where + ": expected " + kModes + ", got \"" + text + "\"");
+    member = *mode;
   } else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, double>) {
     T value{};
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
