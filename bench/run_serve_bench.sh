@@ -69,14 +69,20 @@ declare -A rate
 for connections in 1 8 64; do
   before=$(answered)
   rss_before=$(rss_kib "$server_pid")
+  # Resident memory sampled every second over the point (memory flat: its range stays small).
+  (while kill -0 "$server_pid" 2> /dev/null; do rss_kib "$server_pid"; sleep 1; done) > "$tmp/rss" &
+  sampler=$!
   wrk -t1 -c"$connections" -d"${seconds}s" --timeout 30s -s bench/wrk_suggest.lua \
     "http://127.0.0.1:$port/v1/suggest" -- "$tmp/ids" > "$tmp/wrk.out"
+  kill "$sampler" 2> /dev/null || true
+  wait "$sampler" 2> /dev/null || true
   after=$(answered)
   rss_after=$(rss_kib "$server_pid")
   rate[$connections]=$(awk '/^Requests\/sec/ { print $2 }' "$tmp/wrk.out")
   echo "--- $connections connection(s), ${seconds} s"
   grep -E '^(status|completed|latency|Requests/sec)' "$tmp/wrk.out"
-  echo "server answered $((after - before)) /v1/suggest requests; RSS ${rss_before} KiB -> ${rss_after} KiB"
+  echo "server answered $((after - before)) /v1/suggest requests; RSS ${rss_before} KiB -> ${rss_after} KiB" \
+    "(sampled each second: $(sort -n "$tmp/rss" | sed -n '1p;$p' | paste -sd' ') KiB min max)"
 done
 
 kill -TERM "$server_pid"

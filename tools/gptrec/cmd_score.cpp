@@ -288,7 +288,8 @@ void check_same_run(const std::string& output, const nlohmann::ordered_json& now
                             shown(file_field(then, file, "path")) + " then, " +
                             shown(file_field(now, file, "path")) + " now)");
   std::vector<std::string> keys{"shard"};
-  visit_request_options(RecommendOptions(),
+  const RecommendOptions defaults;
+  visit_request_options(defaults,
                         [&](const char* name, const auto&, const char*, OptionScope scope) {
                           if (scope == OptionScope::kAll) keys.push_back(name);
                         });
