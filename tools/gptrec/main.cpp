@@ -11,18 +11,14 @@
 #include <string>
 
 #include "commands.hpp"
+#include "errors.hpp"
 #include "gptrec/error.hpp"
 #include "gptrec/model.hpp"
 #include "gptrec/version.hpp"
 
 namespace {
 
-void print_error(const std::string& message) {
-  std::string line = message;
-  for (char& ch : line)
-    if (ch == '\n' || ch == '\r') ch = ' ';
-  std::cerr << "gptrec: error: " << line << "\n";
-}
+using gptrec::cli::print_error;
 
 // A command-line error as one line: the first unknown option when there is one (CLI11 reports a
 // missing required option first, which would hide a misspelt one), and the help to run.
@@ -117,17 +113,8 @@ int main(int argc, char** argv) {
   }
   gptrec::set_op_threads(op_threads);
 
-  try {
+  return gptrec::cli::run_reporting_errors([&] {
     for (CLI::App* sub : app.get_subcommands()) return runners.at(sub)();
     return 2;
-  } catch (const gptrec::Error& e) {
-    print_error(e.what());
-    return static_cast<int>(e.code());
-  } catch (const std::bad_alloc&) {
-    print_error("out of memory");
-    return 1;
-  } catch (const std::exception& e) {
-    print_error(std::string("internal error: ") + e.what());
-    return 1;
-  }
+  });
 }

@@ -13,6 +13,7 @@
 #include <new>
 #include <thread>
 
+#include "errors.hpp"
 #include "gptrec/error.hpp"
 #include "gptrec/version.hpp"
 #include "http_server.hpp"
@@ -23,12 +24,7 @@ namespace {
 using gptrec::Error;
 using gptrec::ErrorCode;
 
-void print_error(const std::string& message) {
-  std::string line = message;
-  for (char& ch : line)
-    if (ch == '\n' || ch == '\r') ch = ' ';
-  std::cerr << "gptrec: error: " << line << "\n";
-}
+using gptrec::cli::print_error;
 
 std::string read_token(const std::string& path) {
   std::string token = gptrec::cli::read_input(path, 64 << 10);
@@ -164,16 +160,5 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.max_body_bytes = static_cast<std::size_t>(max_body_mib * (1 << 20));
-  try {
-    return run(config, token_file);
-  } catch (const Error& e) {
-    print_error(e.what());
-    return static_cast<int>(e.code());
-  } catch (const std::bad_alloc&) {
-    print_error("out of memory");
-    return 1;
-  } catch (const std::exception& e) {
-    print_error(std::string("internal error: ") + e.what());
-    return 1;
-  }
+  return gptrec::cli::run_reporting_errors([&] { return run(config, token_file); });
 }
