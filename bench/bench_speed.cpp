@@ -9,8 +9,9 @@
 //                           rate = T / seconds
 //   decode                  a 32-token prompt, then 128 tokens one at a time (greedy) with the KV
 //                           cache; rate = 128 / seconds of the 128 steps
-//   score                   64 sequences x 64 tokens in one forward_batch, the log-probability of
-//                           every next token (full logits, log-softmax); rate = 4096 / seconds
+//   score                   64 sequences x 64 tokens in one pass (sequence_logprobs), the
+//                           log-probability of every next token (the head and log-softmax in
+//                           slices of rows, never all logits at once); rate = 4096 / seconds
 //   gemm                    Eigen fp32 GEMM GFLOP/s (row-major, as gptrec calls it) at
 //                           512x768x2304 and 1024^3
 //   bandwidth               read bandwidth (GB/s, 10^9 bytes): a sum over a 2 GiB buffer, split
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "gptrec/model.hpp"
+#include "gptrec/scoring.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -205,16 +207,12 @@ int main(int argc, char** argv) {
       seqs.emplace_back(ids.begin() + s * 64, ids.begin() + (s + 1) * 64);
     run = [&] {
       const double t0 = now();
-      const std::vector<RowMatrix> logits = forward_batch(model, seqs, Logits::kAll);
+      ScoringOptions options;
+      options.batch_tokens = 64 * 64;  // one pass, as PyTorch's one batch
+      const std::vector<std::vector<double>> logprobs = sequence_logprobs(model, seqs, options);
       double total = 0;
-#pragma omp parallel for reduction(+ : total) num_threads(threads)
-      for (int s = 0; s < 64; ++s)
-        for (int t = 0; t + 1 < 64; ++t) {
-          const auto row = logits[s].row(t);
-          const float m = row.maxCoeff();
-          const float lse = m + std::log((row.array() - m).exp().sum());
-          total += row(seqs[s][t + 1]) - lse;
-        }
+      for (const auto& s : logprobs)
+        for (const double lp : s) total += lp;
       if (!std::isfinite(total)) std::abort();
       return 64.0 * 64.0 / (now() - t0);
     };

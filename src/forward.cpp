@@ -16,16 +16,16 @@ namespace gptrec {
 
 namespace {
 
-// True when more threads are runnable than there are cores: the 1-minute load average (our own
-// spinning threads included) above the cores plus one half. Then a one-row product split across
-// threads waits, at its end, for a thread the scheduler has parked behind other work: measured
-// here with other jobs running, 2-thread decode fell to 3.8 tok/s against 43 on one thread.
-bool oversubscribed() {
+// The op threads of a pass over `rows` rows: decode_threads (threads.hpp) with this machine's
+// 1-minute load average.
+int pass_threads(Eigen::Index rows) {
 #ifdef _OPENMP
-  double load = 0;
-  return getloadavg(&load, 1) == 1 && load > omp_get_num_procs() + 0.5;
+  double load = -1;
+  if (getloadavg(&load, 1) != 1) load = -1;
+  return decode_threads(rows, max_threads(), omp_get_num_procs(), load);
 #else
-  return false;
+  (void)rows;
+  return 1;
 #endif
 }
 
@@ -77,26 +77,36 @@ void validate(const Model& model, std::span<const Segment> segments) {
   }
 }
 
-// out = x * w + b for float32 or int8 weights (Conv1D layout). Int8 weights are used as they are,
-// for any number of rows: the int8 products beat widening the matrix to float32 for the GEMM
-// (prefill of 512 tokens went from 859 to 1,815 tokens/s on one thread) and need no scratch.
+// out = x * w + b for float32, F16/BF16 or int8 weights (Conv1D layout). Int8 weights are used
+// as they are, for any number of rows: the int8 products beat widening the matrix to float32 for
+// the GEMM (prefill of 512 tokens went from 859 to 1,815 tokens/s on one thread) and need no
+// scratch. Half weights are widened as they are read (linear_half).
 void apply_linear(ConstMatrixRef x, const WeightTensor& w, ConstRowVectorMap b, MatrixRef out,
                   int threads) {
   if (w.quantized())
     linear_int8(x, w.packed, b.data(), out, threads);
+  else if (w.half_precision())
+    linear_half(x, w.half_matrix(), b.data(), out, threads);
   else
     linear(x, w.matrix(), b, out, threads);
 }
 
-// out (rows, V) = x (rows, C) * head^T for a float32 or int8 (V, C) head.
+// out (rows, V) = x (rows, C) * head^T for a float32, F16/BF16 or int8 (V, C) head.
 void apply_head(ConstMatrixRef x, const WeightTensor& head, MatrixRef out, int threads) {
   if (head.quantized())
     linear_int8(x, head.packed, nullptr, out, threads);
+  else if (head.half_precision())
+    matmul_transposed_half(x, head.half_matrix(), out, threads);
   else
     matmul_transposed(x, head.matrix(), out, threads);
 }
 
 void embed(const WeightTensor& wte, std::span<const int> ids, MatrixRef out) {
+  if (wte.half_precision()) {
+    for (std::size_t t = 0; t < ids.size(); ++t)
+      widen_half_row(wte.half_matrix(), ids[t], &out(static_cast<Eigen::Index>(t), 0));
+    return;
+  }
   if (!wte.quantized()) {
     embed_tokens(wte.matrix(), ids, out);
     return;
@@ -108,8 +118,8 @@ void embed(const WeightTensor& wte, std::span<const int> ids, MatrixRef out) {
 
 }  // namespace
 
-ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments, Workspace& ws,
-                           Logits which) {
+ConstMatrixRef run_forward_hidden(const Model& model, std::span<const Segment> segments,
+                                  Workspace& ws, Logits which) {
   validate(model, segments);
   const ModelConfig& c = model.config();
   const ModelWeights& w = model.weights();
@@ -135,9 +145,7 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   ensure(ws.qkv, N, 3 * C);
   ensure(ws.attn, N, C);
   ensure(ws.mlp, N, c.n_inner);
-  // A decode step (one row) is ~50 short products, each a fork and join: on an oversubscribed
-  // machine it runs on the calling thread (the split never changes the result).
-  const int threads = N == 1 && max_threads() > 1 && oversubscribed() ? 1 : max_threads();
+  const int threads = pass_threads(N);
   if (static_cast<int>(ws.scores.size()) < threads) ws.scores.resize(threads);
   for (int i = 0; i < threads; ++i) ensure(ws.scores[i], max_t, max_keys);
 
@@ -155,10 +163,20 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
     add_learned_positions(w.wpe.matrix(), first_pos, rows);  // learned or the sinusoidal table
   }
 
+  // With Logits::kLast the last block needs keys and values at every position (the cache and
+  // the attention of the wanted rows read them) but its attention, projection and MLP only at the
+  // rows whose logits are wanted: those rows are gathered at the top of the buffers before them.
+  // (An item model of 2 blocks does 38% fewer products per customer.)
+  Eigen::Index out_rows = N;
+  std::vector<Eigen::Index>& out_row = ws.out_row;
+  out_row.assign(segments.size() + 1, 0);
+  for (int s = 0; s < n_seg; ++s)
+    out_row[s + 1] = out_row[s] + (which == Logits::kLast
+                                       ? segments[s].last_rows
+                                       : static_cast<Eigen::Index>(segments[s].tokens.size()));
+  if (which == Logits::kLast) out_rows = out_row[n_seg];
+
   const int pairs = n_seg * c.n_head;
-  // Read only by the OpenMP pragma below (unused in a build without OpenMP).
-  [[maybe_unused]] const long long attention_work =
-      static_cast<long long>(max_t) * max_keys * hd * pairs;
   for (int l = 0; l < c.n_layer; ++l) {
     const BlockWeights& b = w.blocks[l];
     layer_norm(x, b.ln_1_weight.vector(), b.ln_1_bias.vector(), c.layer_norm_epsilon, h);
@@ -175,6 +193,20 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
       }
     }
 
+    // The rows this block's attention and MLP run on: all, or in the last block with
+    // Logits::kLast only the wanted ones (segment s's queries are its last `queries` rows).
+    const bool last_only = which == Logits::kLast && l == c.n_layer - 1;
+    const Eigen::Index rows = last_only ? out_rows : N;
+    const auto queries = [&](int s) {
+      return last_only ? static_cast<Eigen::Index>(segments[s].last_rows)
+                       : static_cast<Eigen::Index>(segments[s].tokens.size());
+    };
+    const auto query_row = [&](int s) { return last_only ? out_row[s] : first_row[s]; };
+    Eigen::Index max_q = 0;
+    for (int s = 0; s < n_seg; ++s) max_q = std::max(max_q, queries(s));
+    // Read only by the OpenMP pragma below (unused in a build without OpenMP).
+    [[maybe_unused]] const long long attention_work =
+        static_cast<long long>(max_q) * max_keys * hd * pairs;
 #pragma omp parallel for schedule(dynamic) \
     num_threads(threads) if (threads > 1 && pairs > 1 && attention_work > 200000)
     for (int p = 0; p < pairs; ++p) {
@@ -182,48 +214,60 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
       const int hh = p % c.n_head;
       const Segment& seg = segments[s];
       const auto T = static_cast<Eigen::Index>(seg.tokens.size());
+      const Eigen::Index nq = queries(s);
       const KVCache* cache = seg.cache;
       const Eigen::Index P = seg.shared_size;
       // With no shared prefix, a zero-row view of the segment's own cache stands in for it.
       const KVCache* shared = seg.shared != nullptr ? seg.shared : cache;
-      causal_attention_head(qkv.block(first_row[s], hh * hd, T, hd), shared->keys(l, hh).topRows(P),
-                            shared->values(l, hh).topRows(P), cache->keys(l, hh),
-                            cache->values(l, hh), cache->size(), ws.scores[thread_index()],
-                            attn.block(first_row[s], hh * hd, T, hd));
+      causal_attention_head(qkv.block(first_row[s] + T - nq, hh * hd, nq, hd),
+                            shared->keys(l, hh).topRows(P), shared->values(l, hh).topRows(P),
+                            cache->keys(l, hh), cache->values(l, hh),
+                            cache->size() + static_cast<int>(T - nq), ws.scores[thread_index()],
+                            attn.block(query_row(s), hh * hd, nq, hd));
+    }
+    if (last_only) {
+      // The residual rows of the queries, moved up in order (a row never moves down, so no row
+      // is overwritten before it is read).
+      for (int s = 0; s < n_seg; ++s)
+        for (Eigen::Index r = 0; r < queries(s); ++r)
+          x.row(out_row[s] + r) = x.row(first_row[s + 1] - queries(s) + r);
     }
 
-    apply_linear(attn, b.attn_proj_weight, b.attn_proj_bias.vector(), h, threads);
-    x += h;
-    layer_norm(x, b.ln_2_weight.vector(), b.ln_2_bias.vector(), c.layer_norm_epsilon, h);
-    apply_linear(h, b.mlp_fc_weight, b.mlp_fc_bias.vector(), mlp, threads);
+    auto xr = x.topRows(rows);
+    auto hr = h.topRows(rows);
+    auto mr = mlp.topRows(rows);
+    apply_linear(attn.topRows(rows), b.attn_proj_weight, b.attn_proj_bias.vector(), hr, threads);
+    xr += hr;
+    layer_norm(xr, b.ln_2_weight.vector(), b.ln_2_bias.vector(), c.layer_norm_epsilon, hr);
+    apply_linear(hr, b.mlp_fc_weight, b.mlp_fc_bias.vector(), mr, threads);
     if (c.activation == Activation::kGeluTanh)
-      gelu_tanh(mlp);
+      gelu_tanh(mr);
     else
-      gelu_exact(mlp);
-    apply_linear(mlp, b.mlp_proj_weight, b.mlp_proj_bias.vector(), h, threads);
-    x += h;
+      gelu_exact(mr);
+    apply_linear(mr, b.mlp_proj_weight, b.mlp_proj_bias.vector(), hr, threads);
+    xr += hr;
   }
   for (const Segment& seg : segments)
     seg.cache->set_size(seg.cache->size() + static_cast<int>(seg.tokens.size()));
 
-  // Final LayerNorm and head, only on the rows whose logits are wanted.
-  Eigen::Index out_rows = N;
-  if (which == Logits::kLast) {
-    out_rows = 0;
-    for (int s = 0; s < n_seg; ++s) {
-      const int r = segments[s].last_rows;
-      h.middleRows(out_rows, r) = x.middleRows(first_row[s + 1] - r, r);
-      out_rows += r;
-    }
-  } else {
-    h = x;
-  }
+  // Final LayerNorm, only on the rows whose logits are wanted (the top out_rows rows of x: with
+  // Logits::kLast the last block gathered them there).
   auto final_rows = h.topRows(out_rows);
-  layer_norm(final_rows, w.ln_f_weight.vector(), w.ln_f_bias.vector(), c.layer_norm_epsilon,
-             final_rows);
-  ensure(ws.logits, out_rows, c.vocab_size);
-  auto logits = ws.logits.topRows(out_rows);
-  apply_head(final_rows, w.head, logits, threads);
+  layer_norm(x.topRows(out_rows), w.ln_f_weight.vector(), w.ln_f_bias.vector(),
+             c.layer_norm_epsilon, final_rows);
+  return final_rows;
+}
+
+void head_logits(const Model& model, ConstMatrixRef hidden, MatrixRef logits, int threads) {
+  apply_head(hidden, model.weights().head, logits, threads);
+}
+
+ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments, Workspace& ws,
+                           Logits which) {
+  const ConstMatrixRef hidden = run_forward_hidden(model, segments, ws, which);
+  ensure(ws.logits, hidden.rows(), model.config().vocab_size);
+  auto logits = ws.logits.topRows(hidden.rows());
+  apply_head(hidden, model.weights().head, logits, pass_threads(hidden.rows()));
   return logits;
 }
 

@@ -29,7 +29,16 @@ struct Workspace {
   RowMatrix logits;                     // (rows, V)
   std::vector<RowMatrix> scores;        // per thread: (T, keys)
   std::vector<Eigen::Index> first_row;  // per segment: its first row in x; then the total
+  std::vector<Eigen::Index> out_row;    // per segment: its first row of logits; then the total
 };
+
+// run_forward without the head: the final LayerNorm's output for the rows whose logits would be
+// returned, (rows, C), a view into `ws` (valid until its next use). The caller applies the head
+// (head_logits) to as many rows at a time as it likes: scoring never holds every row's logits.
+ConstMatrixRef run_forward_hidden(const Model& model, std::span<const Segment> segments,
+                                  Workspace& ws, Logits which);
+// logits (rows, V) = hidden (rows, C) * head^T, on up to `threads` op threads.
+void head_logits(const Model& model, ConstMatrixRef hidden, MatrixRef logits, int threads);
 
 // Checks every segment (ids in the vocabulary, positions within the context and the cache), runs
 // the model over all of them, advances each cache, and returns the logits: one row per token with

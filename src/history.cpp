@@ -383,8 +383,13 @@ class HistoryReader {
         ++l.events;
         return;
       }
+    // Every event repeats its fields: each unknown key is compared with the known names once.
+    if (std::find(unrelated_keys_.begin(), unrelated_keys_.end(), key) != unrelated_keys_.end())
+      return;
     if (const char* known = lookalike_of(key))
       lookalikes_.push_back({key, known, event_path() + "." + key, 1});
+    else
+      unrelated_keys_.push_back(key);
   }
   // The known event field `key` is most likely a misspelling of, or nullptr.
   static const char* lookalike_of(const std::string& key);
@@ -403,6 +408,7 @@ class HistoryReader {
   std::optional<std::string> document_error_, event_error_;
   std::vector<Event> events_;
   std::vector<Lookalike> lookalikes_;
+  std::vector<std::string> unrelated_keys_;  // unknown event fields that resemble no known one
   std::size_t non_positive_quantities_ = 0;
   std::string first_non_positive_;  // "events[3].quantity: 0"
 };

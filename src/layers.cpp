@@ -6,9 +6,7 @@
 #include <limits>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "threads.hpp"
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -50,26 +48,6 @@ void layer_norm(ConstMatrixRef x, ConstRowVectorMap weight, ConstRowVectorMap bi
 }
 
 namespace {
-
-// Calls part(begin, end) on `threads` contiguous ranges of [0, n), one per thread.
-template <typename Part>
-void split_range(Eigen::Index n, int threads, const Part& part) {
-#ifdef _OPENMP
-  threads = static_cast<int>(std::min<Eigen::Index>(threads, n));
-  if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-    {
-      const Eigen::Index t = omp_get_thread_num(), nt = omp_get_num_threads();
-      const Eigen::Index begin = n * t / nt, end = n * (t + 1) / nt;
-      if (end > begin) part(begin, end);
-    }
-    return;
-  }
-#else
-  (void)threads;
-#endif
-  part(0, n);
-}
 
 // The same with bounds that are multiples of 16 (whole 64-byte lines of float columns).
 template <typename Part>

@@ -60,8 +60,9 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 class WeightBinder {
  public:
   WeightBinder(const SafetensorsFile& file, std::vector<std::vector<float>>& owned,
-               std::set<std::string>& dtypes, std::int64_t& params)
-      : file_(file), owned_(owned), dtypes_(dtypes), params_(params) {
+               std::vector<std::vector<std::uint16_t>>& owned_half, std::set<std::string>& dtypes,
+               std::int64_t& params)
+      : file_(file), owned_(owned), owned_half_(owned_half), dtypes_(dtypes), params_(params) {
     // GPT2LMHeadModel.save_pretrained writes "transformer.h.0...", GPT2Model writes "h.0...".
     prefix_ = file.find("wte.weight") == nullptr && file.find("transformer.wte.weight") != nullptr
                   ? "transformer."
@@ -86,7 +87,7 @@ class WeightBinder {
 
   // Like bind, and also accepts int8 weights (gptrec quantize): then `<tensor>_scale` holds
   // one F32 scale per output channel, per column of (in, out) Conv1D weights or per row of the
-  // (vocab, C) embedding and head (scale_per_row).
+  // (vocab, C) embedding and head (scale_per_row). F16 and BF16 matrices are kept as stored.
   WeightTensor bind_quantizable(const std::string& name, std::vector<std::int64_t> expected,
                                 const char* meaning, bool scale_per_row) {
     const TensorInfo* t = lookup(name);
@@ -97,6 +98,7 @@ class WeightBinder {
 
   WeightTensor bind_quantizable(const TensorInfo& t, const std::vector<std::int64_t>& expected,
                                 const char* meaning, bool scale_per_row) {
+    if (t.dtype == DType::kF16 || t.dtype == DType::kBF16) return bind_half(t, expected, meaning);
     if (t.dtype != DType::kI8) return bind(t, expected, meaning);
     const std::string where = file_.source() + ": tensor " + t.name + ": ";
     if (t.shape != expected)
@@ -138,6 +140,42 @@ class WeightBinder {
     return w;
   }
 
+  // An F16 or BF16 matrix as stored (copied only when the file leaves it misaligned).
+  WeightTensor bind_half(const TensorInfo& t, const std::vector<std::int64_t>& expected,
+                         const char* meaning) {
+    const std::string where = file_.source() + ": tensor " + t.name + ": ";
+    if (t.shape != expected)
+      throw Error(ErrorCode::kBadModel, where + "shape " + shape_text(t.shape) + ", expected " +
+                                            shape_text(expected) + " " + meaning);
+    const auto n = static_cast<std::size_t>(t.numel());
+    const auto bytes = file_.data(t);
+    const std::uint16_t* half = nullptr;
+    if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint16_t) == 0) {
+      half = reinterpret_cast<const std::uint16_t*>(bytes.data());
+    } else {
+      owned_half_.emplace_back(n);
+      std::memcpy(owned_half_.back().data(), bytes.data(), n * sizeof(std::uint16_t));
+      half = owned_half_.back().data();
+    }
+    const bool bf16 = t.dtype == DType::kBF16;
+    // All exponent bits set: infinity or NaN.
+    const std::uint16_t exponent = bf16 ? 0x7F80 : 0x7C00;
+    for (std::size_t i = 0; i < n; ++i)
+      if ((half[i] & exponent) == exponent)
+        throw Error(ErrorCode::kBadModel,
+                    where + "element " + std::to_string(i) + " is " +
+                        ((half[i] & (exponent ^ 0x7FFF)) != 0 ? "NaN" : "infinite") +
+                        "; weights must be finite");
+    dtypes_.insert(std::string(to_string(t.dtype)));
+    params_ += t.numel();
+    WeightTensor w;
+    w.half = half;
+    w.bf16 = bf16;
+    w.rows = expected[0];
+    w.cols = expected[1];
+    return w;
+  }
+
   WeightTensor bind(const TensorInfo& t, const std::vector<std::int64_t>& expected,
                     const char* meaning) {
     const std::string where = file_.source() + ": tensor " + t.name + ": ";
@@ -175,6 +213,7 @@ class WeightBinder {
  private:
   const SafetensorsFile& file_;
   std::vector<std::vector<float>>& owned_;
+  std::vector<std::vector<std::uint16_t>>& owned_half_;
   std::set<std::string>& dtypes_;
   std::int64_t& params_;
   std::string prefix_;
@@ -200,7 +239,7 @@ Model Model::from_parts(ModelConfig config, SafetensorsFile file,
   m.config_ = config;
   m.file_ = std::make_unique<SafetensorsFile>(std::move(file));
   std::set<std::string> dtypes;
-  WeightBinder bind(*m.file_, m.owned_buffers_, dtypes, m.info_.parameter_count);
+  WeightBinder bind(*m.file_, m.owned_buffers_, m.owned_half_, dtypes, m.info_.parameter_count);
 
   const std::int64_t V = config.vocab_size, C = config.n_embd, I = config.n_inner;
   ModelWeights& w = m.weights_;
@@ -312,16 +351,22 @@ void Model::pack_int8_weights() {
 }
 
 void Model::copy_matrices_to_huge_pages() {
-  // Float32 matrices of 1 MiB or more that point into the weights file. A decode step streams
-  // every matrix once; over the file's 4 KiB pages a single thread read them at 79% of the
-  // machine's read bandwidth (the hardware prefetchers stop at each page boundary and every page
-  // is a TLB miss), from 2 MiB pages at ~86%.
+  // Float32, F16 and BF16 matrices of 1 MiB or more that point into the weights file, copied as
+  // they are. A decode step streams every matrix once; over the file's 4 KiB pages a single
+  // thread read them at 79% of the machine's read bandwidth (the hardware prefetchers stop at
+  // each page boundary and every page is a TLB miss), from 2 MiB pages at ~86%.
   std::vector<std::pair<WeightTensor*, const TensorInfo*>> matrices;
   const TensorsByStart tensors(*file_);
+  const auto stored = [](const WeightTensor& t) -> const void* {
+    return t.half_precision() ? static_cast<const void*>(t.half) : static_cast<const void*>(t.data);
+  };
   const auto consider = [&](WeightTensor& t) {
-    if (t.quantized() || t.data == nullptr || t.rows * t.cols * 4 < (Eigen::Index{1} << 20)) return;
-    if (&t == &weights_.head && t.data == weights_.wte.data) return;  // tied: the embedding's copy
-    if (const TensorInfo* info = tensors.find(t.data, DType::kF32)) matrices.emplace_back(&t, info);
+    if (t.quantized() || stored(t) == nullptr) return;
+    const Eigen::Index element = t.half_precision() ? 2 : 4;
+    if (t.rows * t.cols * element < (Eigen::Index{1} << 20)) return;
+    if (&t == &weights_.head && stored(t) == stored(weights_.wte)) return;  // tied: one copy
+    const DType dtype = !t.half_precision() ? DType::kF32 : t.bf16 ? DType::kBF16 : DType::kF16;
+    if (const TensorInfo* info = tensors.find(stored(t), dtype)) matrices.emplace_back(&t, info);
   };
   consider(weights_.wte);
   consider(weights_.wpe);
@@ -351,10 +396,14 @@ void Model::copy_matrices_to_huge_pages() {
       std::memcpy(next + done, bytes.data() + done, n);
       file_->release(*info, done, n);
     }
-    const float* old = t->data;
-    for (WeightTensor* w : {&weights_.wte, &weights_.wpe, &weights_.head})
-      if (w->data == old) w->data = reinterpret_cast<const float*>(next);
-    t->data = reinterpret_cast<const float*>(next);
+    const void* old = stored(*t);
+    for (WeightTensor* w : {&weights_.wte, &weights_.wpe, &weights_.head, t})
+      if (stored(*w) == old) {
+        if (w->half_precision())
+          w->half = reinterpret_cast<const std::uint16_t*>(next);
+        else
+          w->data = reinterpret_cast<const float*>(next);
+      }
     next += (bytes.size() + 63) / 64 * 64;
   }
 }

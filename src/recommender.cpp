@@ -489,13 +489,15 @@ std::vector<std::size_t> choose_candidates(const std::vector<double>& scores,
 void Recommender::add_suggestions(std::vector<double>& scores, const std::vector<bool>& allowed,
                                   const std::unordered_map<std::string, ItemActivity>& activity,
                                   const RecommendOptions& options, Recommendations& out) const {
-  // Returns count against an item: its score is multiplied by the share the customer kept.
+  // Returns count against an item: its score is multiplied by the share the customer kept. (The
+  // customer's few items are looked up in the catalog, not the catalog's items in the history.)
   std::vector<bool> bought(catalog_.size(), false);
-  for (std::size_t i = 0; i < catalog_.size(); ++i) {
-    auto it = activity.find(catalog_[i].id);
-    if (it == activity.end()) continue;
-    bought[i] = it->second.times_bought > 0;
-    const double kept = it->second.kept_share();
+  for (const auto& [item, a] : activity) {
+    auto it = candidate_index_.find(item);
+    if (it == candidate_index_.end()) continue;
+    const std::size_t i = it->second;
+    bought[i] = a.times_bought > 0;
+    const double kept = a.kept_share();
     if (kept < 1)
       scores[i] =
           out.score_kind == ScoreKind::kMeanLogprob ? scores[i] + std::log(kept) : scores[i] * kept;

@@ -4,11 +4,48 @@
 #include <cmath>
 #include <string>
 
+#include "forward.hpp"
 #include "gptrec/error.hpp"
+#include "threads.hpp"
 
 namespace gptrec {
 
 namespace {
+
+// Rows of logits a thread holds at once while scoring (32 x 50,257 floats: 6.4 MB for GPT-2).
+constexpr Eigen::Index kHeadRows = 32;
+
+// out[r] = log softmax(hidden.row(r) * head^T)[targets[r]] for every row with targets[r] >= 0
+// (others are left alone). The head runs on slices of kHeadRows rows, the slices split across the
+// op threads, each thread holding one slice of logits at a time: scoring never holds every row's
+// logits.
+void target_logprobs(const Model& model, ConstMatrixRef hidden, std::span<const int> targets,
+                     std::span<double> out) {
+  const Eigen::Index rows = hidden.rows(), V = model.config().vocab_size;
+  const Eigen::Index slices = (rows + kHeadRows - 1) / kHeadRows;
+  const int threads = static_cast<int>(std::min<Eigen::Index>(max_threads(), slices));
+  const auto score_slices = [&](Eigen::Index begin, Eigen::Index end, int head_threads) {
+    RowMatrix logits(std::min(kHeadRows, rows), V);
+    for (Eigen::Index s = begin; s < end; ++s) {
+      const Eigen::Index r0 = s * kHeadRows, n = std::min(kHeadRows, rows - r0);
+      auto slice = logits.topRows(n);
+      head_logits(model, hidden.middleRows(r0, n), slice, head_threads);
+      for (Eigen::Index r = 0; r < n; ++r) {
+        const int target = targets[static_cast<std::size_t>(r0 + r)];
+        if (target < 0) continue;
+        out[static_cast<std::size_t>(r0 + r)] =
+            static_cast<double>(slice(r, target)) -
+            log_sum_exp(std::span<const float>(&slice(r, 0), static_cast<std::size_t>(V)));
+      }
+    }
+  };
+  if (threads <= 1) {
+    score_slices(0, slices, max_threads());  // one slice: its head on all the op threads
+    return;
+  }
+  split_range(slices, threads,
+              [&](Eigen::Index begin, Eigen::Index end) { score_slices(begin, end, 1); });
+}
 
 // log softmax(row)[token].
 double token_logprob(const float* row, Eigen::Index n, int token) {
@@ -50,10 +87,12 @@ std::vector<ContinuationScore> score_continuations(const Session& prompt_session
     throw Error(ErrorCode::kInvalidArgument, "prompt logits do not match the vocabulary size");
   check_continuations(model, P, continuations);
 
-  // The session's scratch buffers are reused below: the prompt's logits may live there.
-  const std::vector<float> prompt_logits(prompt_last_logits.begin(), prompt_last_logits.end());
   std::vector<ContinuationScore> scores(continuations.size());
-  std::vector<Continuation> batch;
+  Workspace ws;
+  std::vector<KVCache> caches;
+  std::vector<Segment> segments;
+  std::vector<int> targets;
+  std::vector<double> logprobs;
   std::size_t next = 0;
   while (next < continuations.size()) {
     // A batch: continuations until the token budget is used (at least one).
@@ -63,26 +102,92 @@ std::vector<ContinuationScore> score_continuations(const Session& prompt_session
                                static_cast<std::size_t>(std::max(1, options.batch_tokens))))
       tokens += continuations[end++].size();
 
-    batch.clear();
-    for (std::size_t i = next; i < end; ++i) batch.push_back(Continuation{continuations[i], P});
-    const ConstMatrixRef logits = prompt_session.continue_batch(batch, Logits::kAll);
+    // Each continuation attends to the prompt's cache (read-only) and its own.
+    caches.clear();
+    caches.reserve(end - next);
+    segments.clear();
+    targets.clear();
+    for (std::size_t i = next; i < end; ++i) {
+      const auto& cont = continuations[i];
+      caches.emplace_back(model.config(), static_cast<int>(cont.size()));
+      segments.push_back(Segment{cont, &caches.back(), &prompt_session.cache(), P});
+      // Row t predicts token t + 1; the last row predicts nothing.
+      targets.insert(targets.end(), cont.begin() + 1, cont.end());
+      targets.push_back(-1);
+    }
+    const ConstMatrixRef hidden = run_forward_hidden(model, segments, ws, Logits::kAll);
+    logprobs.assign(targets.size(), 0.0);
+    target_logprobs(model, hidden, targets, logprobs);
 
-    Eigen::Index row = 0;
+    std::size_t row = 0;
     for (std::size_t i = next; i < end; ++i) {
       const auto& cont = continuations[i];
       ContinuationScore& s = scores[i];
       s.token_logprobs.resize(cont.size());
       // Token 0 is predicted by the prompt's last position, token t by the continuation's t-1.
-      s.token_logprobs[0] = token_logprob(prompt_logits.data(), V, cont[0]);
-      for (std::size_t t = 1; t < cont.size(); ++t)
-        s.token_logprobs[t] =
-            token_logprob(logits.row(row + static_cast<Eigen::Index>(t) - 1).data(), V, cont[t]);
+      s.token_logprobs[0] = token_logprob(prompt_last_logits.data(), V, cont[0]);
+      for (std::size_t t = 1; t < cont.size(); ++t) s.token_logprobs[t] = logprobs[row + t - 1];
       for (const double lp : s.token_logprobs) s.logprob += lp;
-      row += static_cast<Eigen::Index>(cont.size());
+      row += cont.size();
     }
     next = end;
   }
   return scores;
+}
+
+std::vector<std::vector<double>> sequence_logprobs(const Model& model,
+                                                   std::span<const std::vector<int>> sequences,
+                                                   const ScoringOptions& options) {
+  const ModelConfig& c = model.config();
+  for (std::size_t i = 0; i < sequences.size(); ++i) {
+    const std::string which = "sequence " + std::to_string(i) + ": ";
+    if (sequences[i].empty()) throw Error(ErrorCode::kInvalidArgument, which + "no tokens");
+    for (const int id : sequences[i])
+      if (id < 0 || id >= c.vocab_size)
+        throw Error(ErrorCode::kInvalidArgument, which + "token id " + std::to_string(id) +
+                                                     " is outside the vocabulary [0, " +
+                                                     std::to_string(c.vocab_size) + ")");
+    if (static_cast<long long>(sequences[i].size()) > c.n_ctx)
+      throw Error(ErrorCode::kInvalidArgument,
+                  which + std::to_string(sequences[i].size()) +
+                      " tokens are longer than the model's context of " + std::to_string(c.n_ctx));
+  }
+  std::vector<std::vector<double>> out(sequences.size());
+  Workspace ws;
+  std::vector<KVCache> caches;
+  std::vector<Segment> segments;
+  std::vector<int> targets;
+  std::vector<double> logprobs;
+  std::size_t next = 0;
+  while (next < sequences.size()) {
+    std::size_t end = next, tokens = 0;
+    while (end < sequences.size() &&
+           (end == next || tokens + sequences[end].size() <=
+                               static_cast<std::size_t>(std::max(1, options.batch_tokens))))
+      tokens += sequences[end++].size();
+    caches.clear();
+    caches.reserve(end - next);
+    segments.clear();
+    targets.clear();
+    for (std::size_t i = next; i < end; ++i) {
+      caches.emplace_back(c, static_cast<int>(sequences[i].size()));
+      segments.push_back(Segment{sequences[i], &caches.back(), nullptr, 0});
+      targets.insert(targets.end(), sequences[i].begin() + 1, sequences[i].end());
+      targets.push_back(-1);
+    }
+    const ConstMatrixRef hidden = run_forward_hidden(model, segments, ws, Logits::kAll);
+    logprobs.assign(targets.size(), 0.0);
+    target_logprobs(model, hidden, targets, logprobs);
+    std::size_t row = 0;
+    for (std::size_t i = next; i < end; ++i) {
+      const std::size_t T = sequences[i].size();
+      out[i].assign(logprobs.begin() + static_cast<std::ptrdiff_t>(row),
+                    logprobs.begin() + static_cast<std::ptrdiff_t>(row + T - 1));
+      row += T;
+    }
+    next = end;
+  }
+  return out;
 }
 
 std::vector<ContinuationScore> score_continuations(const Model& model, std::span<const int> prompt,

@@ -119,3 +119,44 @@ TEST(Perplexity, SlidingWindowsScoreEveryTokenOnceWithItsWindowContext) {
   EXPECT_THROW(perplexity(model, ids, 32, 32), Error);
   EXPECT_EQ(perplexity(model, std::vector<int>{1}).tokens, 0);
 }
+
+// The head in slices of rows (never every position's logits) gives the log-softmax of the full
+// logits at every next token, for packed sequences of any length, on one or two op threads.
+TEST(SequenceLogprobs, EqualTheLogSoftmaxOfTheFullLogits) {
+  const Model model = Model::load(test::model_dir("tiny-sinusoidal"));
+  std::mt19937 rng(9);
+  std::vector<std::vector<int>> seqs;
+  for (int n : {40, 1, 7, 64, 33}) seqs.push_back(random_ids(rng, n, 500));
+  for (const int threads : {1, 2}) {
+    set_op_threads(threads);
+    for (const int batch_tokens : {4096, 50, 1}) {  // one pass; several; one sequence each
+      const auto got = sequence_logprobs(model, seqs, {batch_tokens});
+      ASSERT_EQ(got.size(), seqs.size());
+      for (std::size_t i = 0; i < seqs.size(); ++i) {
+        const auto want = from_scratch(model, seqs[i]);
+        ASSERT_EQ(got[i].size(), seqs[i].size() - 1);
+        for (std::size_t t = 0; t < want.size(); ++t)
+          EXPECT_NEAR(got[i][t], want[t], 1e-4) << "sequence " << i << " token " << t + 1;
+      }
+    }
+  }
+  set_op_threads(0);
+  EXPECT_TRUE(sequence_logprobs(model, std::vector<std::vector<int>>{}).empty());
+}
+
+TEST(SequenceLogprobs, NamesTheBadSequence) {
+  const Model model = Model::load(test::model_dir("tiny-learned"));
+  auto error_of = [&](const std::vector<std::vector<int>>& seqs) -> std::string {
+    try {
+      sequence_logprobs(model, seqs);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(error_of({{1}, {}}).find("sequence 1: no tokens"), std::string::npos);
+  EXPECT_NE(error_of({{1, 500}}).find("sequence 0: token id 500"), std::string::npos);
+  EXPECT_NE(error_of({{1}, std::vector<int>(65, 1)}).find("sequence 1: 65 tokens"),
+            std::string::npos);
+}

@@ -88,6 +88,30 @@ void dequantize_int8(const PackedInt8& w, bool output_rows, MatrixRef out, int t
 void dequantize_int8_rows(const std::int8_t* q, const float* scale, Eigen::Index rows,
                           Eigen::Index cols, MatrixRef out);
 
+// Half-precision weights (F16 or BF16) used as they are stored, at half the bytes of float32:
+// every product widens the weights to float32 as it reads them (AVX-512 or F16C for F16, a shift
+// for BF16; portable C++ otherwise) and multiplies and adds in float32, so the results equal those
+// of the widened float32 matrix up to float32 rounding (the order of the additions differs).
+// (AVX512_BF16's dot products are not used: they would round the activations to BF16 too.)
+struct HalfMatrix {
+  const std::uint16_t* data = nullptr;  // (rows, cols) row-major, the stored bits
+  Eigen::Index rows = 0;
+  Eigen::Index cols = 0;
+  bool bf16 = false;  // BF16, else F16 (IEEE binary16)
+};
+
+// out (T, n) = x (T, k) * w (k, n) + b, b (n) or null; w in the Conv1D (in, out) layout. A few
+// rows stream the half weights once, split by output columns across `threads`; more rows widen
+// slices of columns into a float32 scratch and multiply them with Eigen's GEMM, the slices split
+// across the threads.
+void linear_half(ConstMatrixRef x, const HalfMatrix& w, const float* b, MatrixRef out,
+                 int threads = 1);
+// out (T, n) = x (T, k) * w_t (n, k)^T for a half (n, k) matrix such as the (vocab, C) head.
+void matmul_transposed_half(ConstMatrixRef x, const HalfMatrix& w_t, MatrixRef out,
+                            int threads = 1);
+// out (n) = w's row r widened to float32 (an embedding row); n = w.cols.
+void widen_half_row(const HalfMatrix& w, Eigen::Index r, float* out);
+
 // In place, elementwise: GPT-2's tanh approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))).
 void gelu_tanh(MatrixRef x);
 // In place, elementwise: the exact form 0.5x(1 + erf(x / sqrt(2))).

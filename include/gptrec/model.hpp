@@ -25,8 +25,10 @@
 namespace gptrec {
 
 // A read-only tensor of rank 1 or 2, row-major, pointing into the mapped weights file or into a
-// buffer owned by the Model: float32 (`data`), or int8 with one float scale per output channel
-// (`q` and `scale`, from gptrec quantize; then `data` is null and matrix() must not be called).
+// buffer owned by the Model: float32 (`data`); F16 or BF16 as stored (`half`, the embedding, the
+// head and the block matrices of an F16 or BF16 file: the products widen them as they read them);
+// or int8 with one float scale per output channel (`q` and `scale`, from gptrec quantize). Only
+// float32 tensors have `data`, and only they may call matrix() and vector().
 struct WeightTensor {
   const float* data = nullptr;
   Eigen::Index rows = 0;
@@ -35,8 +37,12 @@ struct WeightTensor {
   const float* scale = nullptr;  // per column (Conv1D (in, out) layout) or per row (the head)
   bool scale_per_row = false;
   PackedInt8 packed;  // int8 matrices the products use: q arranged once at load (layers.hpp)
+  const std::uint16_t* half = nullptr;
+  bool bf16 = false;  // `half` holds BF16, else F16
 
   bool quantized() const { return q != nullptr; }
+  bool half_precision() const { return half != nullptr; }
+  HalfMatrix half_matrix() const { return HalfMatrix{half, rows, cols, bf16}; }
   ConstMatrixMap matrix() const { return ConstMatrixMap(data, rows, cols); }
   ConstRowVectorMap vector() const { return ConstRowVectorMap(data, rows * cols); }
 };
@@ -77,9 +83,10 @@ struct ModelInfo {
 // called from many threads at once. Move-only; a moved-from Model must not be used.
 class Model {
  public:
-  // Loads a model directory: config.json + model.safetensors (memory-mapped; float32 matrices of
-  // 1 MiB or more are copied into huge pages and int8 matrices arranged for the int8 products,
-  // the file's pages of each handed back once copied, see docs/FORMATS.md). Throws
+  // Loads a model directory: config.json + model.safetensors (memory-mapped; float32, F16 and BF16
+  // matrices of 1 MiB or more are copied as they are into huge pages and int8 matrices arranged
+  // for the int8 products, the file's pages of each handed back once copied, see
+  // docs/FORMATS.md; F16 and BF16 matrices stay half-size in memory). Throws
   // Error(kBadModel) naming the file and tensor when anything is missing, unreadable, malformed or
   // inconsistent with the config.
   static Model load(const std::filesystem::path& directory);
@@ -110,8 +117,9 @@ class Model {
   ModelWeights weights_;
   ModelInfo info_;
   std::uint64_t id_ = 0;
-  std::unique_ptr<SafetensorsFile> file_;          // keeps the mapping alive
-  std::vector<std::vector<float>> owned_buffers_;  // converted (F16/BF16) or realigned tensors
+  std::unique_ptr<SafetensorsFile> file_;               // keeps the mapping alive
+  std::vector<std::vector<float>> owned_buffers_;       // widened (F16/BF16 vectors) or realigned
+  std::vector<std::vector<std::uint16_t>> owned_half_;  // realigned F16/BF16 matrices
   std::unique_ptr<std::uint8_t, void (*)(void*)> packed_int8_{nullptr, &std::free};
   std::unique_ptr<std::uint8_t, void (*)(void*)> float_matrices_{nullptr, &std::free};
 };
