@@ -62,8 +62,9 @@ server_pid=$!
 for _ in $(seq 600); do grep -q listening "$tmp/serve.out" 2> /dev/null && break; sleep 0.1; done
 port=$(sed -n 's/^listening on http:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/serve.out")
 [ -n "$port" ] || { cat "$tmp/serve.err" >&2; exit 1; }
-# Warm-up: every customer once, so that the database pages and the allocator are in use.
-wrk -t1 -c8 -d3s -s bench/wrk_suggest.lua "http://127.0.0.1:$port/v1/suggest" -- "$tmp/ids" > /dev/null
+# Warm-up at the most connections a point uses: the database pages, the allocator and the
+# connection threads are in use before the first point.
+wrk -t1 -c64 -d5s -s bench/wrk_suggest.lua "http://127.0.0.1:$port/v1/suggest" -- "$tmp/ids" > /dev/null
 
 declare -A rate
 for connections in 1 8 64; do

@@ -8,10 +8,12 @@
 // Suggestions are always catalog items.
 //
 // Thread-safety: a Recommender is immutable after loading; recommend() is const and may be called
-// from many threads at once on one shared Recommender (each call owns its Session and scratch).
-// Each call's forward passes use the calling thread's op threads (set_op_threads, model.hpp): a
-// service answering queries in parallel calls set_op_threads(1) in each worker. The other
-// functions here are pure.
+// from many threads at once on one shared Recommender. Each calling thread keeps its own Session
+// and scratch buffers, reused by its next call (a few MB per thread for the shipped models), so a
+// service calls recommend() from a fixed pool of worker threads, not from one thread per
+// connection. Each call's forward passes use the calling thread's op threads (set_op_threads,
+// model.hpp): a service answering queries in parallel calls set_op_threads(1) in each worker. The
+// other functions here are pure.
 #pragma once
 
 #include <filesystem>

@@ -83,6 +83,10 @@ std::unique_ptr<Connection> open_read_only(const std::string& path, bool* has_ra
       SQLITE_OK)
     fail(c->db, path, "cannot open");
   sqlite3_busy_timeout(c->db, 5000);  // another process may be writing to it
+  // A lookup reads a few index and table pages; the operating system caches the file for every
+  // connection at once, so each connection's own page cache stays small (SQLite's default is 2 MB,
+  // and a server holds one connection per concurrent lookup).
+  sqlite3_exec(c->db, "PRAGMA cache_size = -256", nullptr, nullptr, nullptr);
   std::set<std::string> columns;
   {
     Statement info(c->db, path, "SELECT name FROM pragma_table_info('events')");

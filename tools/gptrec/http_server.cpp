@@ -11,10 +11,13 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <exception>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "batch_scoring.hpp"
 #include "gptrec/error.hpp"
@@ -36,67 +39,80 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Model slots handed out first come, first served: a request never overtakes one that has waited
-// longer, so the latency tail stays near (queue length / slots) x service time.
-class ModelGate {
+// The model's work runs on `threads` worker threads of the server's own, first come, first
+// served: a request never overtakes one that has waited longer, so the latency tail stays near
+// (queue length / threads) x service time. The engine keeps its scratch (a Session, its KV cache,
+// widened weight slices) per calling thread, so running every forward pass on these few threads
+// keeps the server's memory flat however many connection threads hand them work.
+class ModelWorkers {
  public:
-  explicit ModelGate(int slots) : free_(slots) {}
-
-  // Takes a slot, waiting until `deadline` at most; false when none came in time.
-  bool acquire(Clock::time_point deadline) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (free_ > 0 && queue_.empty()) {
-      --free_;
-      return true;
+  explicit ModelWorkers(int threads) {
+    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~ModelWorkers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
     }
-    Waiter me;
+    wake_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+  ModelWorkers(const ModelWorkers&) = delete;
+  ModelWorkers& operator=(const ModelWorkers&) = delete;
+
+  // Runs `job` on a worker and returns once it is done, rethrowing what it threw; false, without
+  // running it, when no worker took it up before `deadline`.
+  bool run(Clock::time_point deadline, const std::function<void()>& job) {
+    Job me{&job};
+    std::unique_lock<std::mutex> lock(mutex_);
     queue_.push_back(&me);
-    while (!me.granted) {
-      if (me.wake.wait_until(lock, deadline) == std::cv_status::timeout && !me.granted) {
+    wake_.notify_one();
+    while (!me.started)
+      if (me.changed.wait_until(lock, deadline) == std::cv_status::timeout && !me.started) {
         queue_.erase(std::find(queue_.begin(), queue_.end(), &me));
         return false;
       }
-    }
+    me.changed.wait(lock, [&] { return me.done; });
+    lock.unlock();
+    if (me.error) std::rethrow_exception(me.error);
     return true;
   }
-  void release() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (queue_.empty()) {
-      ++free_;
-      return;
-    }
-    Waiter* next = queue_.front();
-    queue_.pop_front();
-    next->granted = true;  // the slot passes straight to the longest waiter
-    next->wake.notify_one();
-  }
 
  private:
-  struct Waiter {
-    std::condition_variable wake;
-    bool granted = false;
+  struct Job {
+    const std::function<void()>* work;
+    bool started = false;
+    bool done = false;
+    std::exception_ptr error;
+    std::condition_variable changed;
   };
-  std::mutex mutex_;
-  int free_;
-  std::deque<Waiter*> queue_;
-};
 
-class ModelSlot {
- public:
-  ModelSlot(ModelGate& gate, Clock::time_point deadline)
-      : gate_(gate), held_(gate.acquire(deadline)) {}
-  ~ModelSlot() { release(); }
-  ModelSlot(const ModelSlot&) = delete;
-  ModelSlot& operator=(const ModelSlot&) = delete;
-  explicit operator bool() const { return held_; }
-  void release() {
-    if (held_) gate_.release();
-    held_ = false;
+  void work() {
+    set_op_threads(1);  // parallel across requests, single-threaded ops inside
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing is waiting
+      Job* job = queue_.front();
+      queue_.pop_front();
+      job->started = true;
+      lock.unlock();
+      try {
+        (*job->work)();
+      } catch (...) {
+        job->error = std::current_exception();
+      }
+      lock.lock();
+      job->done = true;
+      job->changed.notify_one();  // under the lock: the job lives on its caller's stack
+    }
   }
 
- private:
-  ModelGate& gate_;
-  bool held_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job*> queue_;
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
 };
 
 // One admitted request (counted in flight) for as long as the object lives.
@@ -184,7 +200,7 @@ struct Snapshot {
 struct SuggestionServer::Impl {
   ServerConfig config;
   std::string model_label;  // "model" in responses: the directory as given
-  ModelGate gate;
+  ModelWorkers workers;
   ServerMetrics metrics;
   HttpListener http;
 
@@ -203,7 +219,7 @@ struct SuggestionServer::Impl {
   explicit Impl(ServerConfig c)
       : config(std::move(c)),
         model_label(config.model_dir.empty() ? default_model_dir() : config.model_dir),
-        gate(config.threads) {}
+        workers(config.threads) {}
 
   void log(const std::string& line) {
     const std::string text = "gptrec serve: " + utc_now() + " " + line;
@@ -311,26 +327,23 @@ struct SuggestionServer::Impl {
       t_request.customer = request.history->customer_id;
     }
 
-    ModelSlot slot(gate, deadline());
-    if (!slot)
-      return busy(res, "no model thread became free within " +
-                           std::to_string(config.timeout_seconds) + " s (--timeout)");
-    set_op_threads(1);  // parallel across requests, single-threaded ops inside
     Recommendations r;
     try {
-      r = snap->recommender.recommend(*request.history, request.options);
+      if (!workers.run(deadline(),
+                       [&] { r = snap->recommender.recommend(*request.history, request.options); }))
+        return busy(res, "no model thread became free within " +
+                             std::to_string(config.timeout_seconds) + " s (--timeout)");
     } catch (const Error& e) {
       if (e.code() == ErrorCode::kInvalidArgument || e.code() == ErrorCode::kBadInput)
         return set_json_error(res, 400, e.what());
       throw;
     }
-    slot.release();
     res.set_content(batch::suggestions_document(r, model_label, snap->recommender, request.options),
                     "application/json");
   }
 
-  // The records of a /v1/score body, scored one at a time (each takes a model slot, so a batch
-  // shares the model fairly with single suggestions) and streamed back as they are done.
+  // The records of a /v1/score body, scored one at a time (each goes to a model thread in turn, so
+  // a batch shares the model fairly with single suggestions) and streamed back as they are done.
   struct ScoreStream {
     Impl* server;
     std::shared_ptr<const Snapshot> snapshot;
@@ -365,11 +378,12 @@ struct SuggestionServer::Impl {
                        std::to_string(kMaxLineBytes) + " bytes";
       else
         record.text = line;
-      // A batch is expected to take long: its records wait for a slot as long as needed.
-      ModelSlot slot(server->gate, Clock::now() + std::chrono::hours(24));
-      set_op_threads(1);
-      if (std::exception_ptr e = batch::score_one(snapshot->recommender, options, record))
-        std::rethrow_exception(e);
+      // A batch is expected to take long: its records wait for a model thread as long as needed.
+      std::exception_ptr error;
+      server->workers.run(Clock::now() + std::chrono::hours(24), [&] {
+        error = batch::score_one(snapshot->recommender, options, record);
+      });
+      if (error) std::rethrow_exception(error);
       return record.line;
     }
   };

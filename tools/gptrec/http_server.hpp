@@ -2,10 +2,11 @@
 // request. README "Serving over HTTP" documents the endpoints, limits and signals.
 //
 // Threads: each connection is served by a thread of a pool of `max_connections`; requests that
-// run the model (/v1/suggest, each record of /v1/score) take one of `threads` model slots, first
-// come first served, and run with single-threaded ops inside (no oversubscription). Requests
-// admitted but not finished are "in flight"; beyond `max_in_flight` a new one is answered 503 with
-// Retry-After at once, and one that waits longer than `timeout_seconds` for a model slot too.
+// run the model (/v1/suggest, each record of /v1/score) hand that work to one of `threads` model
+// threads, first come first served, which run it with single-threaded ops (no oversubscription;
+// the engine's per-thread scratch exists on these threads only). Requests admitted but not
+// finished are "in flight"; beyond `max_in_flight` a new one is answered 503 with Retry-After at
+// once, and one that waits longer than `timeout_seconds` for a model thread too.
 //
 // Reload: the model (and the histories database) are loaded again beside the ones serving and
 // swapped in at once; requests already running finish on the old ones, which are freed after them.
@@ -25,14 +26,14 @@ struct ServerConfig {
   std::string histories;  // optional histories database (histories_db.hpp)
   std::string host = "127.0.0.1";
   int port = 8080;                        // 0: any free port (bind() returns it)
-  int threads = 1;                        // model slots
+  int threads = 1;                        // model threads
   int max_connections = 256;              // connection threads
   long long max_in_flight = 32;           // admitted requests at once
   std::size_t max_body_bytes = 16 << 20;  // larger bodies are answered 413
-  double timeout_seconds = 10;            // socket reads and writes, and the wait for a model slot
-  std::string token;                      // when set, requests need "Authorization: Bearer <token>"
-  bool log_customers = false;             // access log lines name the customer
-  bool access_log = false;                // one line per request on the log
+  double timeout_seconds = 10;  // socket reads and writes, and the wait for a model thread
+  std::string token;            // when set, requests need "Authorization: Bearer <token>"
+  bool log_customers = false;   // access log lines name the customer
+  bool access_log = false;      // one line per request on the log
   // Where log lines go (default: standard error). Lines never hold history contents.
   std::function<void(const std::string&)> log;
 };
