@@ -77,7 +77,10 @@ int TifuNeighbors::sum_nearest(const std::vector<double>& q, std::string_view ex
                                std::vector<double>& sum) const {
   const std::size_t R = vectors_.size();
   double qq = 0;
-  std::vector<double> dot(R, 0.0);
+  // Per-thread scratch, reused by the thread's next customer (no allocation per search).
+  thread_local std::vector<double> dot, dist;
+  thread_local std::vector<int> order;
+  dot.assign(R, 0.0);
   for (std::size_t i = 0; i < q.size(); ++i)
     if (q[i] != 0) {
       qq += q[i] * q[i];
@@ -86,9 +89,8 @@ int TifuNeighbors::sum_nearest(const std::vector<double>& q, std::string_view ex
   int self = -1;
   if (!exclude.empty())
     if (auto it = row_.find(std::string(exclude)); it != row_.end()) self = it->second;
-  std::vector<int> order;
-  order.reserve(R);
-  std::vector<double> dist(R);
+  order.clear();
+  dist.resize(R);
   for (std::size_t r = 0; r < R; ++r) {
     dist[r] = qq + squared_norm_[r] - 2.0 * dot[r];
     if (static_cast<int>(r) != self) order.push_back(static_cast<int>(r));
@@ -190,11 +192,13 @@ void BasketRanker::apply(std::span<const std::vector<int>> baskets, std::string_
   // The customer's own purchases of each item.
   const int n = static_cast<int>(baskets.size());
   std::vector<double> count(U, 0.0), decayed(U, 0.0), last(U, 0.0);
-  for (int t = 0; t < n; ++t)
+  for (int t = 0; t < n; ++t) {
+    const double weight = std::pow(k.decay, static_cast<double>(n - 1 - t));
     for (const int j : baskets[static_cast<std::size_t>(t)]) {
       count[static_cast<std::size_t>(j)] += 1;
-      decayed[static_cast<std::size_t>(j)] += std::pow(k.decay, static_cast<double>(n - 1 - t));
+      decayed[static_cast<std::size_t>(j)] += weight;
     }
+  }
   if (n > 0)
     for (const int j : baskets.back()) last[static_cast<std::size_t>(j)] = 1;
   const double log_baskets = std::log1p(static_cast<double>(n));
