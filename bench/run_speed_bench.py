@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+from openblas_check import describe, gemm_is_fair, torch_env_for_cpu
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BLAS_DIRS = {"openmp": "/usr/lib/x86_64-linux-gnu/openblas-openmp",
              "pthread": "/usr/lib/x86_64-linux-gnu/openblas-pthread"}
@@ -29,6 +31,9 @@ def run_json(cmd, env=None):
 
 
 WAIT_POLICY = {}
+# Per BLAS build: OPENBLAS_CORETYPE when OpenBLAS misdetects this CPU (openblas_check.py).
+CORETYPE = {}
+BLAS_REPORTS = {}
 
 
 def torch_env(blas, threads):
@@ -36,6 +41,13 @@ def torch_env(blas, threads):
                OPENBLAS_NUM_THREADS=str(threads), **WAIT_POLICY)
     if blas in BLAS_DIRS and os.path.isdir(BLAS_DIRS[blas]):
         env["LD_LIBRARY_PATH"] = BLAS_DIRS[blas]
+    if blas not in BLAS_REPORTS:
+        _, BLAS_REPORTS[blas] = torch_env_for_cpu(env)
+        if BLAS_REPORTS[blas]["coretype_set"]:
+            CORETYPE[blas] = BLAS_REPORTS[blas]["coretype_set"]
+        print(f"PyTorch with OpenBLAS-{blas}: {describe(BLAS_REPORTS[blas])}", flush=True)
+    if blas in CORETYPE:
+        env["OPENBLAS_CORETYPE"] = CORETYPE[blas]
     return env
 
 
@@ -76,8 +88,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--torch-blas", default="openmp", choices=["auto", "openmp", "pthread", "system"])
-    ap.add_argument("--int8-model", help="an int8 copy of the model (gptrec quantize): gptrec's "
-                    "decode is timed on it too")
+    ap.add_argument("--int8-model", help="an int8 copy of the model (gptrec quantize): gptrec "
+                    "runs every task on it too")
+    ap.add_argument("--f16-model", help="an F16 copy of the model: gptrec runs every task on it "
+                    "too (weights kept half-size)")
+    ap.add_argument("--bf16-model", help="a BF16 copy of the model, as --f16-model")
     ap.add_argument("--json", help="also write every result here")
     ap.add_argument("--omp-wait-policy", choices=["active", "passive"],
                     help="OMP_WAIT_POLICY for both sides (default: OpenMP's own, spinning a while): "
@@ -138,6 +153,8 @@ def main():
                                                       {}).get("512x768x2304", -1))
         return best
 
+    variants = {name: path for name, path in (("int8", args.int8_model), ("f16", args.f16_model),
+                                               ("bf16", args.bf16_model)) if path}
     collected = {}
     adjacent_bw = {}
     for rnd in range(args.rounds):
@@ -165,14 +182,14 @@ def main():
                     c["rss"] = max(c["rss"], r["peak_rss_mb"])
                     print(f"round {rnd + 1}, {t} thread(s), {task}, {side}: median "
                           f"{r['median']:.1f} tok/s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
-                if args.int8_model:
-                    r = run_json([bench, args.int8_model] + common, gptrec_env(t))
-                    r["side"] = "gptrec-int8"
+                for variant, path in variants.items():
+                    r = run_json([bench, path] + common, gptrec_env(t))
+                    r["side"] = f"gptrec-{variant}"
                     results["runs"].append(r)
-                    c = collected.setdefault((task, t, "gptrec-int8"), {"rates": [], "rss": 0.0})
+                    c = collected.setdefault((task, t, r["side"]), {"rates": [], "rss": 0.0})
                     c["rates"] += r["rates"]
                     c["rss"] = max(c["rss"], r["peak_rss_mb"])
-                    print(f"round {rnd + 1}, {t} thread(s), {task}, gptrec int8: median "
+                    print(f"round {rnd + 1}, {t} thread(s), {task}, gptrec {variant}: median "
                           f"{r['median']:.1f} tok/s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
                 if task == "decode":
                     adjacent_bw[t].append(run_json(
@@ -199,6 +216,17 @@ def main():
         return {"median": statistics.median(c["rates"]), "min": min(c["rates"]),
                 "max": max(c["rates"]), "rss": c["rss"], "n": len(c["rates"])}
 
+    def fair(t):
+        # PyTorch's bare GEMM (its BLAS at this thread count) against the machine's peak.
+        g = limits[t]["gemm"]
+        torch_gemm = g.get(f"openblas-{torch_blas_for(t)} (torch.matmul)", {}).get("512x768x2304", 0)
+        return gemm_is_fair(torch_gemm, max(v["512x768x2304"] for v in g.values()))
+
+    results["openblas"] = BLAS_REPORTS
+    for t in threads_list:
+        if not fair(t):
+            print(f"{t} thread(s): PyTorch's bare GEMM is below half the machine's peak: "
+                  "no gptrec / PyTorch ratio is printed for this thread count")
     print()
     print(f"load average at the end {' '.join(results['loadavg_end'])}; weights file "
           f"{weight_mb:.0f} MiB; PyTorch BLAS: "
@@ -214,30 +242,34 @@ def main():
             if not g or not p:
                 continue
             ratio = g["median"] / p["median"]
-            table.append({"task": task, "threads": t, "gptrec": g, "pytorch": p, "ratio": ratio})
-            print(f"| {task} | {t} | {fmt_rate(g)} | {fmt_rate(p)} | {ratio:.2f}x | "
+            table.append({"task": task, "threads": t, "gptrec": g, "pytorch": p, "ratio": ratio,
+                          "fair": fair(t)})
+            shown = f"{ratio:.2f}x" if fair(t) else "withheld (PyTorch's GEMM below half the peak)"
+            print(f"| {task} | {t} | {fmt_rate(g)} | {fmt_rate(p)} | {shown} | "
                   f"{g['rss']:.0f} / {p['rss']:.0f} |")
     results["table"] = table
     kv_decode_mib = 4 * 2 * L * (32 + 128) * C / 2**20  # the decode session's cache (160 positions)
-    if args.int8_model:
+    variant_mib = {}
+    for variant, path in variants.items():
         print()
-        int8_mib = os.path.getsize(os.path.join(args.int8_model, "model.safetensors")) / 2**20
-        print(f"int8 ({args.int8_model}, weights file {int8_mib:.0f} MiB), each task beside "
-              "gptrec float32 and PyTorch float32:")
+        mib = os.path.getsize(os.path.join(path, "model.safetensors")) / 2**20
+        variant_mib[f"gptrec-{variant}"] = mib
+        print(f"{variant} ({path}, weights file {mib:.0f} MiB), each task right after gptrec "
+              "float32:")
         print()
-        print("| task | threads | gptrec int8 tok/s median (min-max) | gptrec f32 | int8 / f32 | "
-              "int8 / PyTorch f32 | peak RSS MiB |")
+        print(f"| task | threads | gptrec {variant} tok/s median (min-max) | gptrec f32 | "
+              f"{variant} / f32 | {variant} / PyTorch f32 | peak RSS MiB |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for task in tasks:
             for t in threads_list:
-                q, g = summary(task, t, "gptrec-int8"), summary(task, t, "gptrec")
+                q, g = summary(task, t, f"gptrec-{variant}"), summary(task, t, "gptrec")
                 p = summary(task, t, "pytorch")
                 if q and g and p:
+                    vs_torch = f"{q['median'] / p['median']:.2f}x" if fair(t) else "withheld"
                     print(f"| {task} | {t} | {fmt_rate(q)} | {g['median']:.1f} | "
-                          f"{q['median'] / g['median']:.2f}x | {q['median'] / p['median']:.2f}x | "
-                          f"{q['rss']:.0f} |")
-                    results.setdefault("int8", []).append(
-                        {"task": task, "threads": t, "int8": q, "f32": g})
+                          f"{q['median'] / g['median']:.2f}x | {vs_torch} | {q['rss']:.0f} |")
+                    results.setdefault(variant, []).append(
+                        {"task": task, "threads": t, variant: q, "f32": g})
 
     print()
     print("Peak RSS of decode against the weights file plus the KV cache "
@@ -245,13 +277,29 @@ def main():
     print()
     print("| model | threads | peak RSS MiB | weights + KV MiB | ratio |")
     print("|---|---:|---:|---:|---:|")
-    for side, mib in (("gptrec", weight_mb), ("gptrec-int8", int8_mib),
-                      ("pytorch", weight_mb)):
+    for side, mib in [("gptrec", weight_mb)] + list(variant_mib.items()) + [("pytorch", weight_mb)]:
         for t in threads_list:
             c = summary("decode", t, side)
             if c:
                 print(f"| {side} | {t} | {c['rss']:.0f} | {mib + kv_decode_mib:.0f} | "
                       f"{c['rss'] / (mib + kv_decode_mib):.2f} |")
+
+    if "score" in tasks:
+        # One pass over 64 x 64 tokens holds the KV cache of all 4,096 positions.
+        kv_score_mib = 4 * 2 * L * 64 * 64 * C / 2**20
+        print()
+        print(f"Peak RSS of score (64 x 64 tokens) against the weights file plus the KV cache of "
+              f"the 4,096 positions ({kv_score_mib:.0f} MiB):")
+        print()
+        print("| model | threads | peak RSS MiB | weights + KV MiB | ratio |")
+        print("|---|---:|---:|---:|---:|")
+        for side, mib in ([("gptrec", weight_mb)] + list(variant_mib.items())
+                          + [("pytorch", weight_mb)]):
+            for t in threads_list:
+                c = summary("score", t, side)
+                if c:
+                    print(f"| {side} | {t} | {c['rss']:.0f} | {mib + kv_score_mib:.0f} | "
+                          f"{c['rss'] / (mib + kv_score_mib):.2f} |")
 
     print()
     print("Limits (the better of before and after): " + "; ".join(
@@ -278,13 +326,16 @@ def main():
                 print(f"| decode | {t} | {side} | {gbs:.1f} GB/s of weights + KV | {bw:.1f} GB/s "
                       f"(best read around the decode runs; roofline {roof:.0f} tok/s) | "
                       f"{100 * gbs / bw:.0f}% |")
-        if task == "decode" and args.int8_model and summary("decode", t, "gptrec-int8"):
-            # Int8 bytes per token: one byte per block and head weight, plus the float32 KV cache.
-            per_token = block_params + V * C + 4 * 2 * L * (32 + 64) * C
-            rate = summary("decode", t, "gptrec-int8")["median"]
+        for variant, weight_bytes in (("int8", 1), ("f16", 2), ("bf16", 2)):
+            if task != "decode" or not summary("decode", t, f"gptrec-{variant}"):
+                continue
+            # Bytes per token: the block and head weights as stored, plus the float32 KV cache.
+            per_token = weight_bytes * (block_params + V * C) + 4 * 2 * L * (32 + 64) * C
+            rate = summary("decode", t, f"gptrec-{variant}")["median"]
             gbs, bw = per_token * rate / 1e9, max(adjacent_bw.get(t, [lim["bandwidth_gbs"]]))
-            print(f"| decode | {t} | gptrec int8 | {gbs:.1f} GB/s of weights + KV | {bw:.1f} GB/s "
-                  f"(roofline {bw * 1e9 / per_token:.0f} tok/s) | {100 * gbs / bw:.0f}% |")
+            print(f"| decode | {t} | gptrec {variant} | {gbs:.1f} GB/s of weights + KV | "
+                  f"{bw:.1f} GB/s (roofline {bw * 1e9 / per_token:.0f} tok/s) | "
+                  f"{100 * gbs / bw:.0f}% |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1, default=str)

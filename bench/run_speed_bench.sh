@@ -12,8 +12,11 @@
 # PyTorch uses OpenBLAS-openmp by default: with the pthread build, OpenBLAS's threads and torch's
 # OpenMP threads oversubscribe the cores (2-thread prefill 512 fell from 1,148 to 409 tok/s), even
 # though the two builds' bare GEMMs are equally fast ("auto" picks the faster bare GEMM).
-# The int8 copy of the model ($GPTREC_BENCH_MODEL-int8, `gptrec quantize`) is timed on decode
-# too (gptrec only), against gptrec's float32 decode.
+# The int8, F16 and BF16 copies of the model ($GPTREC_BENCH_MODEL-int8 by `gptrec quantize`,
+# -f16 and -bf16 by bench/make_half_copy.py) are timed on every task too (gptrec only), against
+# gptrec's float32. The PyTorch side's OpenBLAS kernel is checked (bench/openblas_check.py):
+# OPENBLAS_CORETYPE is set for it when OpenBLAS misdetects the CPU, and no ratio is printed when
+# its bare GEMM is below half of the machine's measured peak.
 #
 # Needs Debian's python3-torch and OpenBLAS (libopenblas0-openmp and/or libopenblas0-pthread;
 # see --torch-blas above).
@@ -35,5 +38,10 @@ fi
 if [ ! -f "$model-int8/model.safetensors" ]; then
   "$build/gptrec" quantize "$model" "$model-int8" --type int8
 fi
+for half in f16 bf16; do
+  if [ ! -f "$model-$half/model.safetensors" ]; then
+    /usr/bin/python3 bench/make_half_copy.py "$model" "$model-$half" "$half"
+  fi
+done
 exec /usr/bin/python3 bench/run_speed_bench.py --build "$build" --model "$model" \
-  --int8-model "$model-int8" "$@"
+  --int8-model "$model-int8" --f16-model "$model-f16" --bf16-model "$model-bf16" "$@"
