@@ -8,33 +8,21 @@
 // all customers (the warm-up). Prints one JSON line {"side": "gptrec", "threads", "customers",
 // "median_ms", "p90_ms", "mean_ms"}.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <fstream>
 #include <numeric>
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "gptrec/history.hpp"
 #include "gptrec/model.hpp"
 #include "gptrec/recommender.hpp"
 
 using namespace gptrec;
-
-namespace {
-
-const char* arg(int argc, char** argv, const char* name, const char* fallback) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  return fallback;
-}
-
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
+using gptrec::bench::arg;
+using gptrec::bench::now;
 
 int main(int argc, char** argv) {
   if (argc < 3) {

@@ -22,16 +22,15 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "gptrec/model.hpp"
 #include "gptrec/scoring.hpp"
 
@@ -40,18 +39,10 @@
 #endif
 
 using namespace gptrec;
+using gptrec::bench::arg;
+using gptrec::bench::now;
 
 namespace {
-
-const char* arg(int argc, char** argv, const char* name, const char* fallback) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  return fallback;
-}
-
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // The same ids as speed_torch.py: a linear congruential sequence.
 std::vector<int> token_ids(int n, long long seed, int vocab) {

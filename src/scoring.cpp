@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "forward.hpp"
 #include "gptrec/error.hpp"
@@ -53,6 +54,47 @@ double token_logprob(const float* row, Eigen::Index n, int token) {
          log_sum_exp(std::span<const float>(row, static_cast<std::size_t>(n)));
 }
 
+// Runs `sequences` through the model in batches of at most `batch_tokens` tokens (at least one
+// sequence each), each sequence attending to `prefix` (a prompt's cache of prefix_size positions,
+// read-only; or nullptr) and to its own cache. For each batch [begin, end) it calls
+// take(begin, end, logprobs): logprobs holds, for the batch's sequences one after the other, one
+// row per token, row t of a sequence the log-probability of its token t + 1 (its last row 0).
+template <class Take>
+void next_token_logprobs_in_batches(const Model& model, std::span<const std::vector<int>> sequences,
+                                    const KVCache* prefix, int prefix_size, int batch_tokens,
+                                    Take&& take) {
+  Workspace ws;
+  std::vector<KVCache> caches;
+  std::vector<Segment> segments;
+  std::vector<int> targets;
+  std::vector<double> logprobs;
+  const auto budget = static_cast<std::size_t>(std::max(1, batch_tokens));
+  std::size_t next = 0;
+  while (next < sequences.size()) {
+    // A batch: sequences until the token budget is used (at least one).
+    std::size_t end = next, tokens = 0;
+    while (end < sequences.size() && (end == next || tokens + sequences[end].size() <= budget))
+      tokens += sequences[end++].size();
+    caches.clear();
+    caches.reserve(end - next);
+    segments.clear();
+    targets.clear();
+    for (std::size_t i = next; i < end; ++i) {
+      const auto& seq = sequences[i];
+      caches.emplace_back(model.config(), static_cast<int>(seq.size()));
+      segments.push_back(Segment{seq, &caches.back(), prefix, prefix_size});
+      // Row t predicts token t + 1; the last row predicts nothing.
+      targets.insert(targets.end(), seq.begin() + 1, seq.end());
+      targets.push_back(-1);
+    }
+    const ConstMatrixRef hidden = run_forward_hidden(model, segments, ws, Logits::kAll);
+    logprobs.assign(targets.size(), 0.0);
+    target_logprobs(model, hidden, targets, logprobs);
+    take(next, end, std::as_const(logprobs));
+    next = end;
+  }
+}
+
 void check_continuations(const Model& model, int prompt_size,
                          std::span<const std::vector<int>> continuations) {
   const ModelConfig& c = model.config();
@@ -88,50 +130,22 @@ std::vector<ContinuationScore> score_continuations(const Session& prompt_session
   check_continuations(model, P, continuations);
 
   std::vector<ContinuationScore> scores(continuations.size());
-  Workspace ws;
-  std::vector<KVCache> caches;
-  std::vector<Segment> segments;
-  std::vector<int> targets;
-  std::vector<double> logprobs;
-  std::size_t next = 0;
-  while (next < continuations.size()) {
-    // A batch: continuations until the token budget is used (at least one).
-    std::size_t end = next, tokens = 0;
-    while (end < continuations.size() &&
-           (end == next || tokens + continuations[end].size() <=
-                               static_cast<std::size_t>(std::max(1, options.batch_tokens))))
-      tokens += continuations[end++].size();
-
-    // Each continuation attends to the prompt's cache (read-only) and its own.
-    caches.clear();
-    caches.reserve(end - next);
-    segments.clear();
-    targets.clear();
-    for (std::size_t i = next; i < end; ++i) {
-      const auto& cont = continuations[i];
-      caches.emplace_back(model.config(), static_cast<int>(cont.size()));
-      segments.push_back(Segment{cont, &caches.back(), &prompt_session.cache(), P});
-      // Row t predicts token t + 1; the last row predicts nothing.
-      targets.insert(targets.end(), cont.begin() + 1, cont.end());
-      targets.push_back(-1);
-    }
-    const ConstMatrixRef hidden = run_forward_hidden(model, segments, ws, Logits::kAll);
-    logprobs.assign(targets.size(), 0.0);
-    target_logprobs(model, hidden, targets, logprobs);
-
-    std::size_t row = 0;
-    for (std::size_t i = next; i < end; ++i) {
-      const auto& cont = continuations[i];
-      ContinuationScore& s = scores[i];
-      s.token_logprobs.resize(cont.size());
-      // Token 0 is predicted by the prompt's last position, token t by the continuation's t-1.
-      s.token_logprobs[0] = token_logprob(prompt_last_logits.data(), V, cont[0]);
-      for (std::size_t t = 1; t < cont.size(); ++t) s.token_logprobs[t] = logprobs[row + t - 1];
-      for (const double lp : s.token_logprobs) s.logprob += lp;
-      row += cont.size();
-    }
-    next = end;
-  }
+  // Each continuation attends to the prompt's cache (read-only) and its own.
+  next_token_logprobs_in_batches(
+      model, continuations, &prompt_session.cache(), P, options.batch_tokens,
+      [&](std::size_t begin, std::size_t end, const std::vector<double>& logprobs) {
+        std::size_t row = 0;
+        for (std::size_t i = begin; i < end; ++i) {
+          const auto& cont = continuations[i];
+          ContinuationScore& s = scores[i];
+          s.token_logprobs.resize(cont.size());
+          // Token 0 is predicted by the prompt's last position, token t by the continuation's t-1.
+          s.token_logprobs[0] = token_logprob(prompt_last_logits.data(), V, cont[0]);
+          for (std::size_t t = 1; t < cont.size(); ++t) s.token_logprobs[t] = logprobs[row + t - 1];
+          for (const double lp : s.token_logprobs) s.logprob += lp;
+          row += cont.size();
+        }
+      });
   return scores;
 }
 
@@ -153,40 +167,17 @@ std::vector<std::vector<double>> sequence_logprobs(const Model& model,
                       " tokens are longer than the model's context of " + std::to_string(c.n_ctx));
   }
   std::vector<std::vector<double>> out(sequences.size());
-  Workspace ws;
-  std::vector<KVCache> caches;
-  std::vector<Segment> segments;
-  std::vector<int> targets;
-  std::vector<double> logprobs;
-  std::size_t next = 0;
-  while (next < sequences.size()) {
-    std::size_t end = next, tokens = 0;
-    while (end < sequences.size() &&
-           (end == next || tokens + sequences[end].size() <=
-                               static_cast<std::size_t>(std::max(1, options.batch_tokens))))
-      tokens += sequences[end++].size();
-    caches.clear();
-    caches.reserve(end - next);
-    segments.clear();
-    targets.clear();
-    for (std::size_t i = next; i < end; ++i) {
-      caches.emplace_back(c, static_cast<int>(sequences[i].size()));
-      segments.push_back(Segment{sequences[i], &caches.back(), nullptr, 0});
-      targets.insert(targets.end(), sequences[i].begin() + 1, sequences[i].end());
-      targets.push_back(-1);
-    }
-    const ConstMatrixRef hidden = run_forward_hidden(model, segments, ws, Logits::kAll);
-    logprobs.assign(targets.size(), 0.0);
-    target_logprobs(model, hidden, targets, logprobs);
-    std::size_t row = 0;
-    for (std::size_t i = next; i < end; ++i) {
-      const std::size_t T = sequences[i].size();
-      out[i].assign(logprobs.begin() + static_cast<std::ptrdiff_t>(row),
-                    logprobs.begin() + static_cast<std::ptrdiff_t>(row + T - 1));
-      row += T;
-    }
-    next = end;
-  }
+  next_token_logprobs_in_batches(
+      model, sequences, nullptr, 0, options.batch_tokens,
+      [&](std::size_t begin, std::size_t end, const std::vector<double>& logprobs) {
+        std::size_t row = 0;
+        for (std::size_t i = begin; i < end; ++i) {
+          const std::size_t T = sequences[i].size();
+          out[i].assign(logprobs.begin() + static_cast<std::ptrdiff_t>(row),
+                        logprobs.begin() + static_cast<std::ptrdiff_t>(row + T - 1));
+          row += T;
+        }
+      });
   return out;
 }
 
