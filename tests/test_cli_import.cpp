@@ -17,8 +17,7 @@ using json = nlohmann::json;
 namespace {
 
 std::filesystem::path sample() {
-  return gptrec::test::data_dir().parent_path().parent_path() / "examples" /
-         "online-retail-sample.jsonl";
+  return gptrec::test::source_dir() / "examples" / "online-retail-sample.jsonl";
 }
 
 std::vector<std::string> lines_of(const std::string& text) {

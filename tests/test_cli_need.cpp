@@ -19,7 +19,7 @@ std::string need_catalog() { return (gptrec::test::data_dir() / "need" / "catalo
 std::string fixture_history() {
   return (gptrec::test::model_dir("tiny-items") / "history.json").string();
 }
-std::filesystem::path repo() { return gptrec::test::data_dir().parent_path().parent_path(); }
+std::filesystem::path repo() { return gptrec::test::source_dir(); }
 
 std::vector<std::string> suggest_args(const std::string& need,
                                       std::vector<std::string> extra = {}) {

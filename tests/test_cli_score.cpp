@@ -20,8 +20,7 @@ namespace {
 
 std::string tiny_items() { return gptrec::test::model_dir("tiny-items").string(); }
 std::filesystem::path sample() {
-  return gptrec::test::data_dir().parent_path().parent_path() / "examples" /
-         "online-retail-sample.jsonl";
+  return gptrec::test::source_dir() / "examples" / "online-retail-sample.jsonl";
 }
 
 std::vector<std::string> lines_of(const std::string& text) {

@@ -27,7 +27,7 @@ const bool kIgnoreSigpipe = [] {
   return true;
 }();
 
-std::filesystem::path source_dir() { return gptrec::test::data_dir().parent_path().parent_path(); }
+using gptrec::test::source_dir;
 std::string online_retail() { return (source_dir() / "models" / "online-retail").string(); }
 
 // `gptrec serve --port 0 ARGS...` in a child process; killed (SIGKILL) if still running when the

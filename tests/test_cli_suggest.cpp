@@ -14,7 +14,7 @@ std::string tiny_items() { return gptrec::test::model_dir("tiny-items").string()
 std::string fixture_history() {
   return (gptrec::test::model_dir("tiny-items") / "history.json").string();
 }
-std::filesystem::path repo() { return gptrec::test::data_dir().parent_path().parent_path(); }
+std::filesystem::path repo() { return gptrec::test::source_dir(); }
 
 int count_lines(const std::string& s) {
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));

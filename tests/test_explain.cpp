@@ -17,7 +17,7 @@
 namespace gptrec {
 namespace {
 
-std::filesystem::path repo() { return test::data_dir().parent_path().parent_path(); }
+std::filesystem::path repo() { return test::source_dir(); }
 std::filesystem::path shipped_model() { return repo() / "models" / "online-retail"; }
 
 std::vector<std::filesystem::path> example_customers() {

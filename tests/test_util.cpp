@@ -21,6 +21,8 @@ using gptrec::TensorToWrite;
 
 std::filesystem::path data_dir() { return GPTREC_TEST_DATA; }
 
+std::filesystem::path source_dir() { return data_dir().parent_path().parent_path(); }
+
 std::filesystem::path model_dir(const std::string& name) { return data_dir() / "models" / name; }
 
 TempDir::TempDir() {

@@ -9,6 +9,7 @@
 namespace gptrec::test {
 
 std::filesystem::path data_dir();                          // tests/data
+std::filesystem::path source_dir();                        // the repository root
 std::filesystem::path model_dir(const std::string& name);  // tests/data/models/<name>
 
 // A fresh directory under the system temp dir, removed when the object dies.

@@ -63,7 +63,8 @@ class ModelWorkers {
   // Runs `job` on a worker and returns once it is done, rethrowing what it threw; false, without
   // running it, when no worker took it up before `deadline`.
   bool run(Clock::time_point deadline, const std::function<void()>& job) {
-    Job me{&job};
+    Job me;
+    me.work = &job;
     std::unique_lock<std::mutex> lock(mutex_);
     queue_.push_back(&me);
     wake_.notify_one();
@@ -80,7 +81,7 @@ class ModelWorkers {
 
  private:
   struct Job {
-    const std::function<void()>* work;
+    const std::function<void()>* work = nullptr;
     bool started = false;
     bool done = false;
     std::exception_ptr error;
