@@ -170,6 +170,17 @@ struct HistoriesWriter::Impl {
   std::string temp;
   Statement insert;
   bool committed = false;
+
+  // Also when the writer's constructor throws: the connection (opened or not, SQLite allocates
+  // it) is closed and the temporary file removed.
+  ~Impl() {
+    insert = Statement();
+    sqlite3_close_v2(db);
+    if (!committed) {
+      std::error_code ec;
+      std::filesystem::remove(temp, ec);
+    }
+  }
 };
 
 HistoriesWriter::HistoriesWriter(const std::string& path)
@@ -192,15 +203,7 @@ HistoriesWriter::HistoriesWriter(const std::string& path)
                        "order_id, rating) VALUES (?, ?, ?, ?, ?, ?, ?)");
 }
 
-HistoriesWriter::~HistoriesWriter() {
-  Impl& s = *impl_;
-  s.insert = Statement();
-  sqlite3_close_v2(s.db);
-  if (!s.committed) {
-    std::error_code ec;
-    std::filesystem::remove(s.temp, ec);
-  }
-}
+HistoriesWriter::~HistoriesWriter() = default;
 
 void HistoriesWriter::add(std::string_view customer_id, const EventRow& row) {
   sqlite3_stmt* st = impl_->insert.stmt;
