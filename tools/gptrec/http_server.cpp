@@ -278,6 +278,12 @@ struct SuggestionServer::Impl {
     res.set_header("Retry-After", "1");
   }
 
+  // Seconds since the calling thread's request was read (0 before the pre-routing handler ran).
+  static double request_seconds() {
+    return t_request.started ? std::chrono::duration<double>(Clock::now() - t_request.start).count()
+                             : 0;
+  }
+
   Clock::time_point deadline() const {
     const auto start = t_request.started ? t_request.start : Clock::now();
     return start + std::chrono::duration_cast<Clock::duration>(
@@ -554,11 +560,13 @@ struct SuggestionServer::Impl {
       log("internal error: " + what);
       set_json_error(res, 500, "internal error: " + what);
     });
+    // A response is counted before it is written, so a client that has it finds it in /metrics
+    // (its latency: until the response is ready; a streamed /v1/score, until its stream starts).
+    http.set_post_routing_handler([this](const Request& req, Response& res) {
+      metrics.record(ServerMetrics::endpoint_of(req.path), res.status, request_seconds());
+    });
     http.set_logger([this](const Request& req, const Response& res) {
-      const double seconds =
-          t_request.started ? std::chrono::duration<double>(Clock::now() - t_request.start).count()
-                            : 0;
-      metrics.record(ServerMetrics::endpoint_of(req.path), res.status, seconds);
+      const double seconds = request_seconds();
       responses.fetch_add(1);
       if (config.access_log) {
         char ms[32];
