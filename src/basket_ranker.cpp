@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <unordered_set>
 
 #include "gptrec/error.hpp"
 #include "io.hpp"
@@ -27,18 +28,29 @@ void tifu_vector(std::span<const std::vector<int>> baskets, double within_decay,
     sizes.assign(static_cast<std::size_t>(groups - extra), base);
     sizes.insert(sizes.end(), static_cast<std::size_t>(extra), base + 1);
   }
+  // Each group's sums are added into u for the items its baskets hold (the others would add 0),
+  // and their scratch entries are zeroed again: O(items) per group, not O(U). An item listed twice
+  // adds its sum once, then 0.
+  scratch.assign(U, 0.0);
+  std::vector<int> in_group;
   int t = 0;
   for (std::size_t j = 0; j < sizes.size(); ++j) {
-    scratch.assign(U, 0.0);
+    in_group.clear();
     for (int b = 0; b < sizes[j]; ++b) {
       ++t;
       const double w = std::pow(within_decay, static_cast<double>(n - t));
-      for (const int i : baskets[static_cast<std::size_t>(t - 1)])
+      for (const int i : baskets[static_cast<std::size_t>(t - 1)]) {
+        if (scratch[static_cast<std::size_t>(i)] == 0.0) in_group.push_back(i);
         scratch[static_cast<std::size_t>(i)] += w;
+      }
     }
     const double gw =
         std::pow(group_decay, static_cast<double>(groups - 1) - static_cast<double>(j));
-    for (std::size_t i = 0; i < U; ++i) u[i] += gw * scratch[i] / sizes[j];
+    for (const int i : in_group) {
+      const auto k = static_cast<std::size_t>(i);
+      u[k] += gw * scratch[k] / sizes[j];
+      scratch[k] = 0.0;
+    }
   }
   for (double& x : u) x /= static_cast<double>(sizes.size());
 }
@@ -127,48 +139,198 @@ IndexBaskets BasketRanker::known_baskets(const ItemVocabulary& vocab,
 
 namespace {
 
-// The neighbours file: ids and baskets (item indices of `vocab`).
-TifuNeighbors read_neighbors(const RankerConfig& config, const ItemVocabulary& vocab,
-                             const std::filesystem::path& file) {
-  const std::string source = file.string();
-  const nlohmann::json j =
-      parse_json_document(read_text_file(file, ErrorCode::kBadModel), source, ErrorCode::kBadModel);
-  auto fail = [&](const std::string& where, const std::string& what) -> void {
-    throw Error(ErrorCode::kBadModel, source + ": " + where + ": " + what);
-  };
-  if (!j.is_object() || !j.contains("customers") || !j["customers"].is_array())
-    throw Error(ErrorCode::kBadModel,
-                source + ": expected an object with a \"customers\" array (docs/FORMATS.md)");
-  const nlohmann::json& customers = j["customers"];
+// The neighbours file read in one SAX pass into ids and baskets (item indices of `vocab`), with
+// the limits and messages of every JSON document gptrec reads (json_document.hpp). No DOM: the
+// file holds hundreds of thousands of item ids, and building a DOM of them took most of a
+// `suggest` process's time. Other keys (format, version, ...) are skipped whatever they hold.
+class NeighborsReader {
+ public:
+  using json = nlohmann::json;
+
+  NeighborsReader(const ItemVocabulary& vocab, const std::string& source)
+      : vocab_(vocab), first_(vocab.first_item_id()), structure_(source, ErrorCode::kBadModel) {}
+
+  bool null() { return scalar(); }
+  bool boolean(bool) { return scalar(); }
+  bool number_integer(json::number_integer_t) { return scalar(); }
+  bool number_unsigned(json::number_unsigned_t) { return scalar(); }
+  bool number_float(json::number_float_t, const json::string_t&) { return scalar(); }
+  bool binary(json::binary_t&) { return scalar(); }
+  bool string(json::string_t& s) {
+    structure_.child();
+    if (skip_ > 0) return true;
+    switch (role()) {
+      case Role::kId:
+        id_ = std::move(s);
+        has_id_ = true;
+        return true;
+      case Role::kItem:
+        if (const auto token = vocab_.find(s)) {
+          const int j = *token - first_;
+          if (j >= 0 && std::find(basket_.begin(), basket_.end(), j) == basket_.end())
+            basket_.push_back(j);
+        }
+        return true;
+      case Role::kSkipped:
+        return true;
+      default:
+        wrong();
+    }
+  }
+  bool start_object(std::size_t) {
+    structure_.child();
+    if (skip_ == 0) {
+      const Role r = role();
+      if (r == Role::kCustomer) {
+        has_id_ = has_baskets_ = false;
+        baskets_.clear();
+      } else if (r == Role::kSkipped) {
+        ++skip_;
+      } else if (r != Role::kRoot) {
+        wrong();
+      }
+    } else {
+      ++skip_;
+    }
+    structure_.open(false);
+    return true;
+  }
+  bool start_array(std::size_t) {
+    structure_.child();
+    if (skip_ == 0) {
+      switch (role()) {
+        case Role::kCustomers:
+          has_customers_ = true;
+          break;
+        case Role::kBaskets:
+          has_baskets_ = true;
+          break;
+        case Role::kBasket:
+          basket_.clear();
+          break;
+        case Role::kSkipped:
+          ++skip_;
+          break;
+        default:
+          wrong();
+      }
+    } else {
+      ++skip_;
+    }
+    structure_.open(true);
+    return true;
+  }
+  bool key(json::string_t& k) {
+    structure_.key(k);
+    return true;
+  }
+  bool end_object() {
+    structure_.close();
+    if (skip_ > 0) {
+      --skip_;
+    } else if (structure_.depth() == 2) {
+      end_customer();
+    } else if (structure_.depth() == 0 && !has_customers_) {
+      no_customers();
+    }
+    return true;
+  }
+  bool end_array() {
+    structure_.close();
+    if (skip_ > 0) {
+      --skip_;
+    } else if (structure_.depth() == 4 && !basket_.empty()) {
+      baskets_.push_back(std::move(basket_));
+      basket_.clear();
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const json::exception& e) {
+    structure_.fail_syntax(e);
+  }
+
   std::vector<std::string> ids;
   std::vector<IndexBaskets> baskets;
-  std::unordered_map<std::string, bool> seen;
-  for (std::size_t c = 0; c < customers.size(); ++c) {
-    const std::string at = "customers[" + std::to_string(c) + "]";
-    const nlohmann::json& e = customers[c];
-    if (!e.is_object()) fail(at, "expected an object");
-    if (!e.contains("id") || !e["id"].is_string()) fail(at + ".id", "expected a string");
-    if (!e.contains("baskets") || !e["baskets"].is_array())
-      fail(at + ".baskets", "expected an array of baskets");
-    std::string id = e["id"].get<std::string>();
-    if (!seen.emplace(id, true).second) fail(at + ".id", "\"" + id + "\" appears twice");
-    std::vector<std::vector<std::string>> items;
-    for (std::size_t b = 0; b < e["baskets"].size(); ++b) {
-      const nlohmann::json& basket = e["baskets"][b];
-      const std::string bat = at + ".baskets[" + std::to_string(b) + "]";
-      if (!basket.is_array()) fail(bat, "expected an array of item ids");
-      auto& out = items.emplace_back();
-      for (std::size_t i = 0; i < basket.size(); ++i) {
-        if (!basket[i].is_string())
-          fail(bat + "[" + std::to_string(i) + "]", "expected an item id string");
-        out.push_back(basket[i].get<std::string>());
-      }
+
+ private:
+  // What the value being parsed is, by its depth and key (the document's shape, docs/FORMATS.md).
+  enum class Role { kRoot, kCustomers, kCustomer, kId, kBaskets, kBasket, kItem, kSkipped };
+
+  Role role() const {
+    switch (structure_.depth()) {
+      case 0:
+        return Role::kRoot;
+      case 1:
+        return structure_.current_key() == "customers" ? Role::kCustomers : Role::kSkipped;
+      case 2:
+        return Role::kCustomer;
+      case 3:
+        return structure_.current_key() == "id"        ? Role::kId
+               : structure_.current_key() == "baskets" ? Role::kBaskets
+                                                       : Role::kSkipped;
+      case 4:
+        return Role::kBasket;
+      default:
+        return Role::kItem;
     }
-    ids.push_back(std::move(id));
-    baskets.push_back(BasketRanker::known_baskets(vocab, items));
   }
-  return TifuNeighbors(std::move(ids), baskets, static_cast<int>(vocab.items().size()),
-                       config.within_decay, config.group_decay, config.groups);
+  bool scalar() {
+    structure_.child();
+    if (skip_ == 0 && role() != Role::kSkipped) wrong();
+    return true;
+  }
+  // The value being parsed has the wrong type for its place.
+  [[noreturn]] void wrong() const {
+    switch (role()) {
+      case Role::kRoot:
+      case Role::kCustomers:
+        no_customers();
+      case Role::kCustomer:
+        structure_.fail_at(structure_.path(), "expected an object");
+      case Role::kId:
+        structure_.fail_at(structure_.path(), "expected a string");
+      case Role::kBaskets:
+        structure_.fail_at(structure_.path(), "expected an array of baskets");
+      case Role::kBasket:
+        structure_.fail_at(structure_.path(), "expected an array of item ids");
+      default:
+        structure_.fail_at(structure_.path(), "expected an item id string");
+    }
+  }
+  [[noreturn]] void no_customers() const {
+    structure_.fail_at("", "expected an object with a \"customers\" array (docs/FORMATS.md)");
+  }
+  void end_customer() {
+    const std::string at = structure_.path();
+    if (!has_id_) structure_.fail_at(at + ".id", "expected a string");
+    if (!has_baskets_) structure_.fail_at(at + ".baskets", "expected an array of baskets");
+    if (!seen_.insert(id_).second) structure_.fail_at(at + ".id", "\"" + id_ + "\" appears twice");
+    ids.push_back(std::move(id_));
+    baskets.push_back(std::move(baskets_));
+    baskets_.clear();
+  }
+
+  const ItemVocabulary& vocab_;
+  const int first_;
+  JsonStructure structure_;
+  std::size_t skip_ = 0;  // containers open inside a skipped value
+  bool has_customers_ = false;
+  // The customer being read.
+  std::string id_;
+  bool has_id_ = false, has_baskets_ = false;
+  IndexBaskets baskets_;
+  std::vector<int> basket_;
+  std::unordered_set<std::string> seen_;
+};
+
+TifuNeighbors read_neighbors(const RankerConfig& config, const ItemVocabulary& vocab,
+                             const std::filesystem::path& file) {
+  const std::string text = read_text_file(file, ErrorCode::kBadModel);
+  NeighborsReader reader(vocab, file.string());
+  nlohmann::json::sax_parse(text.data(), text.data() + text.size(), &reader);
+  return TifuNeighbors(std::move(reader.ids), reader.baskets,
+                       static_cast<int>(vocab.items().size()), config.within_decay,
+                       config.group_decay, config.groups);
 }
 
 }  // namespace

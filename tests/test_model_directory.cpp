@@ -106,6 +106,35 @@ TEST(ModelDirectory, NamesWhatIsWrong) {
   EXPECT_NE(fault(R"({"customers": [{"id": 5, "baskets": []}]})").find("customers[0].id"),
             std::string::npos);
   EXPECT_NE(fault("{\"customers\": [").find("nb.json"), std::string::npos);
+  EXPECT_NE(fault(R"({"format": "gptrec-neighbors"})").find("nb.json: expected an object with a"),
+            std::string::npos);
+  EXPECT_NE(fault(R"([{"customers": []}])").find("nb.json: expected an object with a"),
+            std::string::npos);
+  EXPECT_NE(fault(R"({"customers": [{"id": "a"}]})")
+                .find("nb.json: customers[0].baskets: expected an array of baskets"),
+            std::string::npos);
+  EXPECT_NE(fault(R"({"customers": [{"id": "a", "baskets": [["22423", ["x"]]]}]})")
+                .find("nb.json: customers[0].baskets[0][1]: expected an item id string"),
+            std::string::npos);
+  EXPECT_NE(fault(R"({"customers": [{"id": "a", "baskets": [{"x": 1}]}]})")
+                .find("nb.json: customers[0].baskets[0]: expected an array of item ids"),
+            std::string::npos);
+  EXPECT_NE(fault(R"({"customers": [{"id": "a", "baskets": [], "baskets": []}]})")
+                .find("customers[0]: key \"baskets\" appears twice"),
+            std::string::npos);
+  EXPECT_NE(fault(R"({"customers": [[]]})").find("nb.json: customers[0]: expected an object"),
+            std::string::npos);
+  {
+    // Keys the reader does not use are skipped whatever they hold, at any level.
+    test::write_file(dir / "ranked" / "nb.json",
+                     R"({"format": "gptrec-neighbors", "version": 1, "meta": {"a": [1, {"b": [2]}]},
+                         "customers": [{"extra": [["22423"], {"id": 3}], "id": "a",
+                                        "baskets": [["22423", "85123A", "22423"], [], ["x"]]},
+                                       {"id": "b", "baskets": [["85123A"]], "note": null}]})");
+    const auto two = r.read_ranker(ranked, vocab);
+    ASSERT_NE(two, nullptr);
+    EXPECT_EQ(two->neighbors().size(), 2);
+  }
   const auto ok = [&] {
     test::write_file(
         dir / "ranked" / "nb.json",
