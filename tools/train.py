@@ -496,8 +496,8 @@ def write_readme(path, args, command, config, n_items, stats, history, best_epoc
     if args.split == "sasrec":
         hp["select"] = args.select
     held_out = (f"each customer's last {args.holdout} held out" if args.split == "last" else
-                "SASRec split: customers with at least 3 held out their last (test), validated on the "
-                "second last")
+                "SASRec split: customers with at least 3 held out their last (test), "
+                + ("the second last trained on (--no-valid)" if args.no_valid else "validated on the second last"))
     body = ["## Training", "", "Retrain (from the repository root, with the data beside it):", "", "```sh",
             command, "```", "",
             f"- data: {stats['customers']} customers, {stats['units']} training {stats['unit_name']} "
@@ -505,9 +505,11 @@ def write_readme(path, args, command, config, n_items, stats, history, best_epoc
             f"- model: {config['n_layer']} layers, width {config['n_embd']}, {config['n_head']} heads, "
             f"MLP {config['n_inner']}, context {config['n_positions']}, {config['activation_function']}, "
             f"{args.position_encoding} positions, tied head; {stats['parameters']:,} parameters, stored {args.dtype}",
-            f"- selection: best validation epoch {best_epoch}"
-            + (f" ({args.select} NDCG@10)" if args.split == "sasrec" and history and "hr" in history[0] else "")
-            + (" (then refitted on all training units)" if refit_history else ""),
+            (f"- selection: none (--no-valid): {len(history)} epochs of a {args.epochs}-epoch schedule, "
+             "on the training and validation units" if args.no_valid else
+             f"- selection: best validation epoch {best_epoch}"
+             + (f" ({args.select} NDCG@10)" if args.split == "sasrec" and history and "hr" in history[0] else "")
+             + (" (then refitted on all training units)" if refit_history else "")),
             f"- training time: {seconds / 60:.1f} min on {args.threads} CPU threads", "",
             "Hyper-parameters:", "", "```json", json.dumps(hp, indent=1), "```", "",
             ("Training curve (validation: each customer's last training order, predicted from the ones "
