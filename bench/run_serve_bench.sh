@@ -7,11 +7,12 @@
 #
 #   bench/run_serve_bench.sh [BUILD_DIR] [SECONDS] [THREADS]
 #
-# Defaults: build, 20 s per point, 2 model threads. Input: ../shared/data/online-retail/
-# histories.jsonl.gz (4,372 customers), or $GPTREC_BENCH_INPUT. Model: models/online-retail.
-# Prints requests/s, p50/p99 latency and statuses per point, the server's own count of answers
-# (nothing lost: it answered at least what wrk completed), its resident memory before and after
-# each point, and the ratio of requests/s to score's customers/s.
+# Defaults: build, 20 s per point, 2 model threads. GPTREC_BENCH_CONNECTIONS (default "1 8 64")
+# lists the points ("64 64 64 64 64 64": memory over two minutes at 64 connections). Input:
+# ../shared/data/online-retail/histories.jsonl.gz (4,372 customers), or $GPTREC_BENCH_INPUT.
+# Model: models/online-retail. Prints requests/s, p50/p99 latency and statuses per point, the
+# server's own count of answers (nothing lost: it answered at least what wrk completed), its
+# resident memory before and after each point, and the ratio of requests/s to score's customers/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -66,8 +67,9 @@ port=$(sed -n 's/^listening on http:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/serve.
 # connection threads are in use before the first point.
 wrk -t1 -c64 -d5s -s bench/wrk_suggest.lua "http://127.0.0.1:$port/v1/suggest" -- "$tmp/ids" > /dev/null
 
-declare -A rate
-for connections in 1 8 64; do
+points=(${GPTREC_BENCH_CONNECTIONS:-1 8 64})
+rate=()
+for connections in "${points[@]}"; do
   before=$(answered)
   rss_before=$(rss_kib "$server_pid")
   # Resident memory sampled every second over the point (memory flat: its range stays small).
@@ -79,7 +81,7 @@ for connections in 1 8 64; do
   wait "$sampler" 2> /dev/null || true
   after=$(answered)
   rss_after=$(rss_kib "$server_pid")
-  rate[$connections]=$(awk '/^Requests\/sec/ { print $2 }' "$tmp/wrk.out")
+  rate+=("$(awk '/^Requests\/sec/ { print $2 }' "$tmp/wrk.out")")
   echo "--- $connections connection(s), ${seconds} s"
   grep -E '^(status|completed|latency|Requests/sec)' "$tmp/wrk.out"
   echo "server answered $((after - before)) /v1/suggest requests; RSS ${rss_before} KiB -> ${rss_after} KiB" \
@@ -94,8 +96,8 @@ tail -1 "$tmp/serve.err"
 score_after=$(score_rate)
 printf 'score --db, %d threads: %.0f customers/s (after)\n' "$threads" "$score_after"
 score_mean=$(echo "($score_before + $score_after) / 2" | bc -l)
-for connections in 1 8 64; do
-  printf '%d connection(s): %.0f requests/s = %.2f x score (%.0f customers/s)\n' "$connections" \
-    "${rate[$connections]}" "$(echo "${rate[$connections]} / $score_mean" | bc -l)" "$score_mean"
+for p in "${!points[@]}"; do
+  printf '%d connection(s): %.0f requests/s = %.2f x score (%.0f customers/s)\n' "${points[$p]}" \
+    "${rate[$p]}" "$(echo "${rate[$p]} / $score_mean" | bc -l)" "$score_mean"
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
