@@ -16,18 +16,45 @@ namespace gptrec {
 
 namespace {
 
-// The op threads of a pass over `rows` rows: decode_threads (threads.hpp) with this machine's
-// 1-minute load average.
-int pass_threads(Eigen::Index rows) {
+// The op threads of a pass: pass_op_threads (threads.hpp) with this machine's 1-minute load
+// average.
+int pass_threads() {
 #ifdef _OPENMP
   double load = -1;
   if (getloadavg(&load, 1) != 1) load = -1;
-  return decode_threads(rows, max_threads(), omp_get_num_procs(), load);
+  return pass_op_threads(max_threads(), omp_get_num_procs(), load);
 #else
-  (void)rows;
   return 1;
 #endif
 }
+
+// For one pass: the calling thread's OpenMP thread count (which Eigen's matrix products read)
+// set to the pass's op threads, and restored after; so a pass that pass_threads() puts on one
+// thread runs its multi-row products on one thread too.
+class PassThreadsScope {
+ public:
+  explicit PassThreadsScope(int threads) {
+#ifdef _OPENMP
+    const int current = omp_get_max_threads();
+    if (threads != current) {
+      omp_set_num_threads(threads);
+      restore_ = current;
+    }
+#else
+    (void)threads;
+#endif
+  }
+  ~PassThreadsScope() {
+#ifdef _OPENMP
+    if (restore_ > 0) omp_set_num_threads(restore_);
+#endif
+  }
+  PassThreadsScope(const PassThreadsScope&) = delete;
+  PassThreadsScope& operator=(const PassThreadsScope&) = delete;
+
+ private:
+  int restore_ = 0;
+};
 
 int thread_index() {
 #ifdef _OPENMP
@@ -145,7 +172,8 @@ ConstMatrixRef run_forward_hidden(const Model& model, std::span<const Segment> s
   ensure(ws.qkv, N, 3 * C);
   ensure(ws.attn, N, C);
   ensure(ws.mlp, N, c.n_inner);
-  const int threads = pass_threads(N);
+  const int threads = pass_threads();
+  const PassThreadsScope scope(threads);
   if (static_cast<int>(ws.scores.size()) < threads) ws.scores.resize(threads);
   for (int i = 0; i < threads; ++i) ensure(ws.scores[i], max_t, max_keys);
 
@@ -267,7 +295,9 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   const ConstMatrixRef hidden = run_forward_hidden(model, segments, ws, which);
   ensure(ws.logits, hidden.rows(), model.config().vocab_size);
   auto logits = ws.logits.topRows(hidden.rows());
-  apply_head(hidden, model.weights().head, logits, pass_threads(hidden.rows()));
+  const int threads = pass_threads();
+  const PassThreadsScope scope(threads);
+  apply_head(hidden, model.weights().head, logits, threads);
   return logits;
 }
 

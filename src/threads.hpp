@@ -15,16 +15,17 @@ namespace gptrec {
 // (then the caller parallelizes); 1 in a build without OpenMP.
 int max_threads();
 
-// The op threads of a forward pass over `rows` rows, given the calling thread's op threads, the
-// machine's cores and its 1-minute load average (negative: unknown). A decode step (one row) is
-// ~50 short products, each a fork and join; when more threads are runnable than there are cores
-// (the load average, our own spinning threads included, above cores + 0.5) each join waits for a
-// thread the scheduler has parked behind other work (measured with other jobs running: 2-thread
-// decode fell to 3.8 tok/s against 43 on one thread), so then a one-row pass runs on the calling
-// thread alone. Splitting a product never changes its result, so this changes only the speed.
-inline int decode_threads(Eigen::Index rows, int threads, int cores, double load_average) {
+// The op threads of a forward pass, given the calling thread's op threads, the machine's cores
+// and its 1-minute load average (negative: unknown). A pass is many short products, each a fork
+// and join (~50 per decode step); when more threads are runnable than there are cores (the load
+// average, our own spinning threads included, above cores + 0.5) each join waits for a thread the
+// scheduler has parked behind other work, so then the pass runs on the calling thread alone. This
+// holds for prompts as for decode steps (measured with other jobs running, docs/BENCHMARKS.md:
+// 2-thread decode 3.8 tok/s against 43 on one thread; a GPT-2-shaped 128-token prefill 67 tok/s
+// against 604). Splitting a product never changes its result, so this changes only the speed.
+inline int pass_op_threads(int threads, int cores, double load_average) {
   const bool oversubscribed = load_average > cores + 0.5;
-  return rows == 1 && threads > 1 && oversubscribed ? 1 : threads;
+  return threads > 1 && oversubscribed ? 1 : threads;
 }
 
 // Calls part(begin, end) on `threads` contiguous ranges of [0, n), one per OpenMP thread (on the
