@@ -121,17 +121,25 @@ int TifuNeighbors::sum_nearest(const std::vector<double>& q, std::string_view ex
   return static_cast<int>(n);
 }
 
+namespace {
+
+// Adds `item`'s index (token - first_item_id) to `basket` when the vocabulary knows it and the
+// basket does not hold it yet.
+void add_known_item(const ItemVocabulary& vocab, std::string_view item, std::vector<int>& basket) {
+  if (const auto token = vocab.find(item)) {
+    const int j = *token - vocab.first_item_id();
+    if (j >= 0 && std::find(basket.begin(), basket.end(), j) == basket.end()) basket.push_back(j);
+  }
+}
+
+}  // namespace
+
 IndexBaskets BasketRanker::known_baskets(const ItemVocabulary& vocab,
                                          std::span<const std::vector<std::string>> baskets) {
   IndexBaskets out;
-  const int first = vocab.first_item_id();
   for (const auto& b : baskets) {
     std::vector<int> idx;
-    for (const auto& item : b)
-      if (auto t = vocab.find(item)) {
-        const int j = *t - first;
-        if (j >= 0 && std::find(idx.begin(), idx.end(), j) == idx.end()) idx.push_back(j);
-      }
+    for (const auto& item : b) add_known_item(vocab, item, idx);
     if (!idx.empty()) out.push_back(std::move(idx));
   }
   return out;
@@ -148,7 +156,7 @@ class NeighborsReader {
   using json = nlohmann::json;
 
   NeighborsReader(const ItemVocabulary& vocab, const std::string& source)
-      : vocab_(vocab), first_(vocab.first_item_id()), structure_(source, ErrorCode::kBadModel) {}
+      : vocab_(vocab), structure_(source, ErrorCode::kBadModel) {}
 
   bool null() { return scalar(); }
   bool boolean(bool) { return scalar(); }
@@ -165,11 +173,7 @@ class NeighborsReader {
         has_id_ = true;
         return true;
       case Role::kItem:
-        if (const auto token = vocab_.find(s)) {
-          const int j = *token - first_;
-          if (j >= 0 && std::find(basket_.begin(), basket_.end(), j) == basket_.end())
-            basket_.push_back(j);
-        }
+        add_known_item(vocab_, s, basket_);
         return true;
       case Role::kSkipped:
         return true;
@@ -311,7 +315,6 @@ class NeighborsReader {
   }
 
   const ItemVocabulary& vocab_;
-  const int first_;
   JsonStructure structure_;
   std::size_t skip_ = 0;  // containers open inside a skipped value
   bool has_customers_ = false;
