@@ -28,34 +28,6 @@ int pass_threads() {
 #endif
 }
 
-// For one pass: the calling thread's OpenMP thread count (which Eigen's matrix products read)
-// set to the pass's op threads, and restored after; so a pass that pass_threads() puts on one
-// thread runs its multi-row products on one thread too.
-class PassThreadsScope {
- public:
-  explicit PassThreadsScope(int threads) {
-#ifdef _OPENMP
-    const int current = omp_get_max_threads();
-    if (threads != current) {
-      omp_set_num_threads(threads);
-      restore_ = current;
-    }
-#else
-    (void)threads;
-#endif
-  }
-  ~PassThreadsScope() {
-#ifdef _OPENMP
-    if (restore_ > 0) omp_set_num_threads(restore_);
-#endif
-  }
-  PassThreadsScope(const PassThreadsScope&) = delete;
-  PassThreadsScope& operator=(const PassThreadsScope&) = delete;
-
- private:
-  int restore_ = 0;
-};
-
 int thread_index() {
 #ifdef _OPENMP
   return omp_get_thread_num();
@@ -173,9 +145,10 @@ ConstMatrixRef run_forward_hidden(const Model& model, std::span<const Segment> s
   ensure(ws.attn, N, C);
   ensure(ws.mlp, N, c.n_inner);
   const int threads = pass_threads();
-  const PassThreadsScope scope(threads);
+  const SerialEigenScope serial;  // the pass's products split themselves over `threads`
   if (static_cast<int>(ws.scores.size()) < threads) ws.scores.resize(threads);
-  for (int i = 0; i < threads; ++i) ensure(ws.scores[i], max_t, max_keys);
+  for (int i = 0; i < threads; ++i)
+    ensure(ws.scores[i], std::min(max_t, kAttentionBlock), max_keys);
 
   auto x = ws.x.topRows(N);
   auto h = ws.h.topRows(N);
@@ -230,28 +203,42 @@ ConstMatrixRef run_forward_hidden(const Model& model, std::span<const Segment> s
                        : static_cast<Eigen::Index>(segments[s].tokens.size());
     };
     const auto query_row = [&](int s) { return last_only ? out_row[s] : first_row[s]; };
-    Eigen::Index max_q = 0;
-    for (int s = 0; s < n_seg; ++s) max_q = std::max(max_q, queries(s));
-    // Read only by the OpenMP pragma below (unused in a build without OpenMP).
-    [[maybe_unused]] const long long attention_work =
-        static_cast<long long>(max_q) * max_keys * hd * pairs;
-#pragma omp parallel for schedule(dynamic) \
-    num_threads(threads) if (threads > 1 && pairs > 1 && attention_work > 200000)
-    for (int p = 0; p < pairs; ++p) {
+    // Work units: a (segment, head) pair's queries in blocks of kAttentionBlock rows, each the
+    // same rows of the pair's whole attention (layers.hpp), so units split across threads.
+    std::vector<std::pair<int, Eigen::Index>>& units = ws.attention_units;
+    units.clear();
+    for (int p = 0; p < pairs; ++p)
+      for (Eigen::Index b = 0; b < queries(p / c.n_head); b += kAttentionBlock)
+        units.emplace_back(p, b);
+    long long attention_work = 0;  // multiply-adds of the scores, about
+    for (int s = 0; s < n_seg; ++s)
+      attention_work += static_cast<long long>(queries(s)) *
+                        (segments[s].shared_size + segments[s].cache->size() +
+                         static_cast<long long>(segments[s].tokens.size())) *
+                        hd * c.n_head;
+    const int unit_threads =
+        std::min<int>(static_cast<int>(units.size()),
+                      product_threads(threads, static_cast<double>(attention_work)));
+    const auto n_units = static_cast<int>(units.size());
+#pragma omp parallel for schedule(dynamic) num_threads(unit_threads) if (unit_threads > 1)
+    for (int u = 0; u < n_units; ++u) {
+      const int p = units[static_cast<std::size_t>(u)].first;
+      const Eigen::Index b = units[static_cast<std::size_t>(u)].second;
       const int s = p / c.n_head;
       const int hh = p % c.n_head;
       const Segment& seg = segments[s];
       const auto T = static_cast<Eigen::Index>(seg.tokens.size());
       const Eigen::Index nq = queries(s);
+      const Eigen::Index rows = std::min(kAttentionBlock, nq - b);
       const KVCache* cache = seg.cache;
       const Eigen::Index P = seg.shared_size;
       // With no shared prefix, a zero-row view of the segment's own cache stands in for it.
       const KVCache* shared = seg.shared != nullptr ? seg.shared : cache;
-      causal_attention_head(qkv.block(first_row[s] + T - nq, hh * hd, nq, hd),
+      causal_attention_head(qkv.block(first_row[s] + T - nq + b, hh * hd, rows, hd),
                             shared->keys(l, hh).topRows(P), shared->values(l, hh).topRows(P),
                             cache->keys(l, hh), cache->values(l, hh),
-                            cache->size() + static_cast<int>(T - nq), ws.scores[thread_index()],
-                            attn.block(query_row(s), hh * hd, nq, hd));
+                            cache->size() + static_cast<int>(T - nq + b), ws.scores[thread_index()],
+                            attn.block(query_row(s) + b, hh * hd, rows, hd));
     }
     if (last_only) {
       // The residual rows of the queries, moved up in order (a row never moves down, so no row
@@ -296,7 +283,6 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   ensure(ws.logits, hidden.rows(), model.config().vocab_size);
   auto logits = ws.logits.topRows(hidden.rows());
   const int threads = pass_threads();
-  const PassThreadsScope scope(threads);
   apply_head(hidden, model.weights().head, logits, threads);
   return logits;
 }

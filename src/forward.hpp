@@ -3,6 +3,7 @@
 #pragma once
 
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "gptrec/model.hpp"
@@ -21,13 +22,15 @@ struct Segment {
 };
 
 struct Workspace {
-  RowMatrix x;                          // (N, C) residual stream
-  RowMatrix h;                          // (N, C) normalised input / sublayer output
-  RowMatrix qkv;                        // (N, 3C)
-  RowMatrix attn;                       // (N, C) attention output before the projection
-  RowMatrix mlp;                        // (N, n_inner)
-  RowMatrix logits;                     // (rows, V)
-  std::vector<RowMatrix> scores;        // per thread: (T, keys)
+  RowMatrix x;                    // (N, C) residual stream
+  RowMatrix h;                    // (N, C) normalised input / sublayer output
+  RowMatrix qkv;                  // (N, 3C)
+  RowMatrix attn;                 // (N, C) attention output before the projection
+  RowMatrix mlp;                  // (N, n_inner)
+  RowMatrix logits;               // (rows, V)
+  std::vector<RowMatrix> scores;  // per thread: (kAttentionBlock, keys)
+  // The attention's work units: (segment * n_head + head, first query row of the block).
+  std::vector<std::pair<int, Eigen::Index>> attention_units;
   std::vector<Eigen::Index> first_row;  // per segment: its first row in x; then the total
   std::vector<Eigen::Index> out_row;    // per segment: its first row of logits; then the total
 };

@@ -49,38 +49,47 @@ void layer_norm(ConstMatrixRef x, ConstRowVectorMap weight, ConstRowVectorMap bi
 
 namespace {
 
-// The same with bounds that are multiples of 16 (whole 64-byte lines of float columns).
+// Output columns split across threads at multiples of kColumnGrain. In Eigen's product for these
+// row-major layouts the output columns are the rows of its kernel, which takes them in panels of
+// `mr` rows from the first, the last n % mr by other code paths that sum in another order; so
+// bounds at multiples of `mr` (3 packets: 48 with AVX-512, 24 with AVX2, 12 with SSE) give every
+// output the panel, and the sums, it gets without the split. (Multiples of 16 did not: a 5 x 256 x
+// 256 product on 2 threads differed from one thread in the last bits.) Also whole 64-byte lines.
+constexpr Eigen::Index kColumnGrain = 48;
+static_assert(kColumnGrain % Eigen::internal::gebp_traits<float, float>::mr == 0 &&
+              kColumnGrain % 16 == 0);
+
 template <typename Part>
 void split_columns(Eigen::Index n, int threads, const Part& part) {
-  split_range((n + 15) / 16, threads, [&](Eigen::Index begin, Eigen::Index end) {
-    part(begin * 16, std::min(n, end * 16));
-  });
+  split_range((n + kColumnGrain - 1) / kColumnGrain, threads,
+              [&](Eigen::Index begin, Eigen::Index end) {
+                part(begin * kColumnGrain, std::min(n, end * kColumnGrain));
+              });
 }
 
 }  // namespace
 
 void linear(ConstMatrixRef x, ConstMatrixRef w, ConstRowVectorMap b, MatrixRef out, int threads) {
-  if (x.rows() == 1 && threads > 1) {
-    split_columns(w.cols(), threads, [&](Eigen::Index begin, Eigen::Index end) {
-      auto part = out.middleCols(begin, end - begin);
-      part.noalias() = x * w.middleCols(begin, end - begin);
-      part += b.segment(begin, end - begin);
-    });
-    return;
-  }
-  out.noalias() = x * w;
-  out.rowwise() += b;
+  const SerialEigenScope serial;
+  const double macs = static_cast<double>(x.rows()) * static_cast<double>(w.size());
+  threads = x.rows() == 1 ? threads : product_threads(threads, macs);
+  // Split by output columns: each thread runs Eigen's one-thread product on its columns, every
+  // output summed in the same order as on one thread (split_columns).
+  split_columns(w.cols(), threads, [&](Eigen::Index begin, Eigen::Index end) {
+    auto part = out.middleCols(begin, end - begin);
+    part.noalias() = x * w.middleCols(begin, end - begin);
+    part.rowwise() += b.segment(begin, end - begin);
+  });
 }
 
 void matmul_transposed(ConstMatrixRef x, ConstMatrixRef w_t, MatrixRef out, int threads) {
-  if (x.rows() == 1 && threads > 1) {
-    split_columns(w_t.rows(), threads, [&](Eigen::Index begin, Eigen::Index end) {
-      out.middleCols(begin, end - begin).noalias() =
-          x * w_t.middleRows(begin, end - begin).transpose();
-    });
-    return;
-  }
-  out.noalias() = x * w_t.transpose();
+  const SerialEigenScope serial;
+  const double macs = static_cast<double>(x.rows()) * static_cast<double>(w_t.size());
+  threads = x.rows() == 1 ? threads : product_threads(threads, macs);
+  split_columns(w_t.rows(), threads, [&](Eigen::Index begin, Eigen::Index end) {
+    out.middleCols(begin, end - begin).noalias() =
+        x * w_t.middleRows(begin, end - begin).transpose();
+  });
 }
 
 namespace {
@@ -286,15 +295,15 @@ void softmax_rows(MatrixRef x) {
 void causal_attention_head(ConstMatrixRef q, ConstMatrixRef shared_k, ConstMatrixRef shared_v,
                            ConstMatrixRef k, ConstMatrixRef v, int past, MatrixRef scores,
                            MatrixRef out) {
+  const SerialEigenScope serial;
   const Eigen::Index T = q.rows();
   const Eigen::Index P = shared_k.rows();
   const float scale = 1.0f / std::sqrt(static_cast<float>(q.cols()));
-  // Queries in blocks of kBlock rows: a block's last query sees own rows [0, past + end), so
-  // the keys after that are neither multiplied nor exponentiated (a long prompt skips almost
+  // Queries in blocks of kAttentionBlock rows: a block's last query sees own rows [0, past + end),
+  // so the keys after that are neither multiplied nor exponentiated (a long prompt skips almost
   // half of the T x T products that the causal mask would zero).
-  constexpr Eigen::Index kBlock = 64;
-  for (Eigen::Index begin = 0; begin < T; begin += kBlock) {
-    const Eigen::Index rows = std::min(kBlock, T - begin);
+  for (Eigen::Index begin = 0; begin < T; begin += kAttentionBlock) {
+    const Eigen::Index rows = std::min(kAttentionBlock, T - begin);
     const Eigen::Index own = past + begin + rows;
     auto s = scores.topLeftCorner(rows, P + own);
     const auto qb = q.middleRows(begin, rows);

@@ -160,6 +160,7 @@ void with_rows(Eigen::Index rows, const F& f) {
 
 void linear_half(ConstMatrixRef x, const HalfMatrix& w, const float* b, MatrixRef out,
                  int threads) {
+  const SerialEigenScope serial;
   const Eigen::Index T = x.rows(), k = w.rows, n = w.cols;
   if (T <= kStreamRows) {
     // Split by blocks of 64 columns (whole cache lines of the half weights and of out).
@@ -189,6 +190,7 @@ void linear_half(ConstMatrixRef x, const HalfMatrix& w, const float* b, MatrixRe
 }
 
 void matmul_transposed_half(ConstMatrixRef x, const HalfMatrix& w_t, MatrixRef out, int threads) {
+  const SerialEigenScope serial;
   const Eigen::Index T = x.rows(), n = w_t.rows, k = w_t.cols;
   if (T <= kStreamRows) {
     split_range((n + 15) / 16, threads, [&](Eigen::Index begin, Eigen::Index end) {

@@ -28,6 +28,45 @@ inline int pass_op_threads(int threads, int cores, double load_average) {
   return threads > 1 && oversubscribed ? 1 : threads;
 }
 
+// The threads worth forking for a product of `macs` multiply-adds: at most `threads`, and at
+// least kMinMacsPerThread multiply-adds each (a fork and join costs about as much as 10^5 of them;
+// on one core a 16-row product of an item model's 256 x 256 matrix runs in a few microseconds).
+inline constexpr double kMinMacsPerThread = 1 << 17;
+inline int product_threads(int threads, double macs) {
+  const double most = macs / kMinMacsPerThread;
+  return most < threads ? std::max(1, static_cast<int>(most)) : threads;
+}
+
+// For its lifetime, the calling thread's OpenMP thread count is 1 (restored after), so Eigen's
+// matrix products, which fork on that count when called outside a parallel region, run on the
+// calling thread. Our products split their work themselves (split_range, an explicit count):
+// Eigen's own parallel GEMM makes its threads wait for each other by spinning, and on this kind of
+// machine (2 virtual cores) a 2-thread pass of the 3.6k-item model ran 4x slower than one thread
+// (512-token prompt: 12.7-27.7k tokens/s against 42k; docs/BENCHMARKS.md). Cheap (two reads and
+// writes of a thread-local setting), so every public product opens one.
+class SerialEigenScope {
+ public:
+  SerialEigenScope() {
+#ifdef _OPENMP
+    const int current = omp_get_max_threads();
+    if (current != 1) {
+      omp_set_num_threads(1);
+      restore_ = current;
+    }
+#endif
+  }
+  ~SerialEigenScope() {
+#ifdef _OPENMP
+    if (restore_ > 0) omp_set_num_threads(restore_);
+#endif
+  }
+  SerialEigenScope(const SerialEigenScope&) = delete;
+  SerialEigenScope& operator=(const SerialEigenScope&) = delete;
+
+ private:
+  int restore_ = 0;
+};
+
 // Calls part(begin, end) on `threads` contiguous ranges of [0, n), one per OpenMP thread (on the
 // calling thread alone when threads <= 1 or n <= 1).
 template <typename Part>

@@ -38,14 +38,15 @@ void add_sinusoidal_positions(int first_pos, MatrixRef x);
 void layer_norm(ConstMatrixRef x, ConstRowVectorMap weight, ConstRowVectorMap bias, float eps,
                 MatrixRef out);
 
-// out (T, out) = x (T, in) * w (in, out) + b (out). Uses up to `threads` OpenMP threads: Eigen's
-// GEMM for many rows; for one row (decode), a matrix-vector product split by output columns
-// across the threads (Eigen parallelizes only GEMM), each thread streaming its columns once.
+// out (T, out) = x (T, in) * w (in, out) + b (out). Uses up to `threads` OpenMP threads, split by
+// output columns, each thread streaming its columns once (one row, decode: always; more rows:
+// when each thread gets at least 2^17 multiply-adds); the result does not depend on `threads`.
+// Eigen's own threading is not used (the calling thread's OpenMP count does not matter).
 void linear(ConstMatrixRef x, ConstMatrixRef w, ConstRowVectorMap b, MatrixRef out,
             int threads = 1);
 
 // out (T, n) = x (T, k) * w_t (n, k)^T: a product with a row-major (n, k) matrix such as the
-// (vocab, C) head. One row is split by output rows of w_t across `threads` as above.
+// (vocab, C) head. Split by output rows of w_t across `threads` as above.
 void matmul_transposed(ConstMatrixRef x, ConstMatrixRef w_t, MatrixRef out, int threads = 1);
 
 // Int8 weights (gptrec quantize): w = q * scale with q in [-127, 127], symmetric, one float scale
@@ -128,13 +129,18 @@ double log_sum_exp(std::span<const float> x);
 // out (n) = log_softmax(x) for a non-empty x (n), in double.
 void log_softmax(std::span<const float> x, std::vector<double>& out);
 
+// causal_attention_head works on its queries in blocks of this many rows; a call on the rows
+// [b, b + kAttentionBlock) of the queries, with `past` + b, gives exactly those rows of the whole
+// call (so callers may split the queries at multiples of it across threads).
+inline constexpr Eigen::Index kAttentionBlock = 64;
+
 // One head of causal attention for T new queries.
 //   q (T, d): the queries.
 //   shared_k, shared_v (P, d): a read-only context every query sees in full (a shared prompt);
 //     P may be 0.
 //   k, v (past + T, d): rows [0, past) are the sequence's earlier positions, row past + t is query
 //     t's own position; query t sees rows [0, past + t].
-//   scores: scratch of at least (T, P + past + T).
+//   scores: scratch of at least (min(T, kAttentionBlock), P + past + T).
 //   out (T, d) = softmax(q [shared_k; k]^T / sqrt(d), causal) [shared_v; v].
 void causal_attention_head(ConstMatrixRef q, ConstMatrixRef shared_k, ConstMatrixRef shared_v,
                            ConstMatrixRef k, ConstMatrixRef v, int past, MatrixRef scores,
