@@ -1,7 +1,7 @@
 // gptrec side of bench/run_speed_bench.sh, and the machine's limits.
 //
 //   gptrec_bench_speed MODEL_DIR --task prefill128|prefill512|decode|score --threads N
-//                      [--runs 5] [--warmup 1]
+//                      [--runs 5] [--warmup 1] [--batch-tokens N]
 //   gptrec_bench_speed --task gemm|bandwidth --threads N [--runs 5]
 //
 // Prints one JSON line, like bench/speed_torch.py (the PyTorch side, same tasks, same token ids):
@@ -9,9 +9,10 @@
 //                           rate = T / seconds
 //   decode                  a 32-token prompt, then 128 tokens one at a time (greedy) with the KV
 //                           cache; rate = 128 / seconds of the 128 steps
-//   score                   64 sequences x 64 tokens in one pass (sequence_logprobs), the
-//                           log-probability of every next token (the head and log-softmax in
-//                           slices of rows, never all logits at once); rate = 4096 / seconds
+//   score                   64 sequences x 64 tokens (sequence_logprobs, in passes of
+//                           --batch-tokens tokens, default the library's), the log-probability
+//                           of every next token (the head and log-softmax in chunks of the
+//                           vocabulary, never a row's logits at once); rate = 4096 / seconds
 //   gemm                    Eigen fp32 GEMM GFLOP/s (row-major, as gptrec calls it) at
 //                           512x768x2304 and 1024^3
 //   bandwidth               read bandwidth (GB/s, 10^9 bytes): a sum over a 2 GiB buffer, split
@@ -138,6 +139,8 @@ int main(int argc, char** argv) {
   const int threads = std::atoi(arg(argc, argv, "--threads", "1"));
   const int runs = std::atoi(arg(argc, argv, "--runs", "5"));
   const int warmup = std::atoi(arg(argc, argv, "--warmup", "1"));
+  // score: tokens per pass (0: the library's default, ScoringOptions::batch_tokens).
+  const int batch_tokens = std::atoi(arg(argc, argv, "--batch-tokens", "0"));
   set_op_threads(threads);
 
   if (task == "gemm") {
@@ -199,7 +202,7 @@ int main(int argc, char** argv) {
     run = [&] {
       const double t0 = now();
       ScoringOptions options;
-      options.batch_tokens = 64 * 64;  // one pass, as PyTorch's one batch
+      if (batch_tokens > 0) options.batch_tokens = batch_tokens;
       const std::vector<std::vector<double>> logprobs = sequence_logprobs(model, seqs, options);
       double total = 0;
       for (const auto& s : logprobs)

@@ -285,21 +285,28 @@ def main():
                       f"{c['rss'] / (mib + kv_decode_mib):.2f} |")
 
     if "score" in tasks:
-        # One pass over 64 x 64 tokens holds the KV cache of all 4,096 positions.
+        # PyTorch's one batch holds the KV cache of all 4,096 positions; gptrec scores in passes of
+        # ScoringOptions::batch_tokens (512) tokens and holds one pass's KV cache at a time. Both
+        # ratios are printed: against the weights plus the whole task's KV cache (the target's
+        # denominator), and against the weights plus the KV cache of one 512-token pass.
         kv_score_mib = 4 * 2 * L * 64 * 64 * C / 2**20
+        kv_pass_mib = 4 * 2 * L * 512 * C / 2**20
         print()
         print(f"Peak RSS of score (64 x 64 tokens) against the weights file plus the KV cache of "
-              f"the 4,096 positions ({kv_score_mib:.0f} MiB):")
+              f"the 4,096 positions ({kv_score_mib:.0f} MiB) and of one 512-token pass "
+              f"({kv_pass_mib:.0f} MiB; gptrec's passes):")
         print()
-        print("| model | threads | peak RSS MiB | weights + KV MiB | ratio |")
-        print("|---|---:|---:|---:|---:|")
+        print("| model | threads | peak RSS MiB | weights + KV of 4,096 MiB | ratio | "
+              "weights + KV of 512 MiB | ratio |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for side, mib in ([("gptrec", weight_mb)] + list(variant_mib.items())
                           + [("pytorch", weight_mb)]):
             for t in threads_list:
                 c = summary("score", t, side)
                 if c:
                     print(f"| {side} | {t} | {c['rss']:.0f} | {mib + kv_score_mib:.0f} | "
-                          f"{c['rss'] / (mib + kv_score_mib):.2f} |")
+                          f"{c['rss'] / (mib + kv_score_mib):.2f} | {mib + kv_pass_mib:.0f} | "
+                          f"{c['rss'] / (mib + kv_pass_mib):.2f} |")
 
     print()
     print("Limits (the better of before and after): " + "; ".join(

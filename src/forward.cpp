@@ -216,7 +216,7 @@ ConstMatrixRef run_forward_hidden(const Model& model, std::span<const Segment> s
                         (segments[s].shared_size + segments[s].cache->size() +
                          static_cast<long long>(segments[s].tokens.size())) *
                         hd * c.n_head;
-    const int unit_threads =
+    [[maybe_unused]] const int unit_threads =
         std::min<int>(static_cast<int>(units.size()),
                       product_threads(threads, static_cast<double>(attention_work)));
     const auto n_units = static_cast<int>(units.size());
@@ -273,8 +273,29 @@ ConstMatrixRef run_forward_hidden(const Model& model, std::span<const Segment> s
   return final_rows;
 }
 
-void head_logits(const Model& model, ConstMatrixRef hidden, MatrixRef logits, int threads) {
-  apply_head(hidden, model.weights().head, logits, threads);
+void head_logits(const Model& model, ConstMatrixRef hidden, Eigen::Index first, MatrixRef logits,
+                 int threads) {
+  const WeightTensor& head = model.weights().head;
+  const Eigen::Index n = logits.cols();
+  if (first % kInt8Panel != 0 || n <= 0 || first + n > head.rows)
+    throw Error(ErrorCode::kInvalidArgument,
+                "head columns [" + std::to_string(first) + ", " + std::to_string(first + n) +
+                    ") are not a slice of the head's " + std::to_string(head.rows));
+  if (head.quantized()) {
+    // Whole panels of 64 output channels, so the slice is itself a PackedInt8.
+    PackedInt8 slice = head.packed;
+    slice.data += static_cast<std::size_t>(first / kInt8Panel) *
+                  static_cast<std::size_t>(slice.k_padded() * kInt8Panel);
+    slice.scale += first;
+    slice.n = n;
+    linear_int8(hidden, slice, nullptr, logits, threads);
+  } else if (head.half_precision()) {
+    const HalfMatrix h = head.half_matrix();
+    matmul_transposed_half(hidden, HalfMatrix{h.data + first * h.cols, n, h.cols, h.bf16}, logits,
+                           threads);
+  } else {
+    matmul_transposed(hidden, head.matrix().middleRows(first, n), logits, threads);
+  }
 }
 
 ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments, Workspace& ws,

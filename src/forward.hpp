@@ -40,8 +40,11 @@ struct Workspace {
 // (head_logits) to as many rows at a time as it likes: scoring never holds every row's logits.
 ConstMatrixRef run_forward_hidden(const Model& model, std::span<const Segment> segments,
                                   Workspace& ws, Logits which);
-// logits (rows, V) = hidden (rows, C) * head^T, on up to `threads` op threads.
-void head_logits(const Model& model, ConstMatrixRef hidden, MatrixRef logits, int threads);
+// The logits of the vocabulary's columns [first, first + logits.cols()): logits = hidden (rows, C)
+// * head[first:first + n]^T, on up to `threads` op threads. `first` is a multiple of kInt8Panel
+// (an int8 head is sliced by whole panels); throws Error(kInvalidArgument) otherwise.
+void head_logits(const Model& model, ConstMatrixRef hidden, Eigen::Index first, MatrixRef logits,
+                 int threads);
 
 // Checks every segment (ids in the vocabulary, positions within the context and the cache), runs
 // the model over all of them, advances each cache, and returns the logits: one row per token with

@@ -17,13 +17,15 @@ namespace gptrec {
 namespace {
 
 // Up to kStreamRows rows stream the half weights directly, kStreamGroup rows at a time (a group's
-// sums stay in registers; later groups read the weights again, from cache); more rows widen
+// sums stay in registers; later groups read the block's weights again, from cache); more rows widen
 // slices of the matrix and use Eigen's GEMM (the widening then costs under 2/kStreamRows of the
 // products: widening a 16-value vector takes about the time of two 16-wide FMAs of the GEMM).
 constexpr Eigen::Index kStreamGroup = 4;
 constexpr Eigen::Index kStreamRows = 32;
 // Columns (or, for (n, k) matrices, rows) of a widened slice.
 constexpr Eigen::Index kSlice = 128;
+// Rows of the half weights read ahead by the streaming columns (stream_columns).
+constexpr Eigen::Index kPrefetchRows = 32;
 
 inline float widen_one(std::uint16_t h, bool bf16) {
   if (bf16) {
@@ -75,6 +77,12 @@ void stream_columns(ConstMatrixRef x, const HalfMatrix& w, const float* b, Matri
         acc[r][j] = b != nullptr ? _mm512_loadu_ps(b + c + 16 * j) : _mm512_setzero_ps();
     const std::uint16_t* wi = w.data + c;
     for (Eigen::Index i = 0; i < k; ++i, wi += n) {
+      // The block walks down the rows with a stride of n halves: the hardware prefetchers do not
+      // follow it, so the two cache lines kPrefetchRows rows ahead are asked for here.
+      if (i + kPrefetchRows < k) {
+        _mm_prefetch(reinterpret_cast<const char*>(wi + kPrefetchRows * n), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wi + kPrefetchRows * n + 32), _MM_HINT_T0);
+      }
       const __m512 w0 = widen16(wi, w.bf16), w1 = widen16(wi + 16, w.bf16);
       const __m512 w2 = widen16(wi + 32, w.bf16), w3 = widen16(wi + 48, w.bf16);
       for (int r = 0; r < R; ++r) {
@@ -163,16 +171,19 @@ void linear_half(ConstMatrixRef x, const HalfMatrix& w, const float* b, MatrixRe
   const SerialEigenScope serial;
   const Eigen::Index T = x.rows(), k = w.rows, n = w.cols;
   if (T <= kStreamRows) {
-    // Split by blocks of 64 columns (whole cache lines of the half weights and of out).
+    // Split by blocks of 64 columns (whole cache lines of the half weights and of out). A block
+    // is the outer loop, the row groups the inner one: the block's weights (64 x k halves) come
+    // from memory once and stay in cache for the later groups.
     split_range((n + 63) / 64, threads, [&](Eigen::Index begin, Eigen::Index end) {
-      for (Eigen::Index r0 = 0; r0 < T; r0 += kStreamGroup) {
-        const Eigen::Index rows = std::min(kStreamGroup, T - r0);
-        const ConstMatrixRef xg = x.middleRows(r0, rows);
-        MatrixRef og = out.middleRows(r0, rows);
-        with_rows(rows, [&]<int R>() {
-          stream_columns<R>(xg, w, b, og, begin * 64, std::min(n, end * 64));
-        });
-      }
+      for (Eigen::Index blk = begin; blk < end; ++blk)
+        for (Eigen::Index r0 = 0; r0 < T; r0 += kStreamGroup) {
+          const Eigen::Index rows = std::min(kStreamGroup, T - r0);
+          const ConstMatrixRef xg = x.middleRows(r0, rows);
+          MatrixRef og = out.middleRows(r0, rows);
+          with_rows(rows, [&]<int R>() {
+            stream_columns<R>(xg, w, b, og, blk * 64, std::min(n, (blk + 1) * 64));
+          });
+        }
     });
     return;
   }
@@ -193,14 +204,17 @@ void matmul_transposed_half(ConstMatrixRef x, const HalfMatrix& w_t, MatrixRef o
   const SerialEigenScope serial;
   const Eigen::Index T = x.rows(), n = w_t.rows, k = w_t.cols;
   if (T <= kStreamRows) {
+    // Blocks of 16 rows of w_t outermost, row groups of x inside (as linear_half).
     split_range((n + 15) / 16, threads, [&](Eigen::Index begin, Eigen::Index end) {
-      for (Eigen::Index r0 = 0; r0 < T; r0 += kStreamGroup) {
-        const Eigen::Index rows = std::min(kStreamGroup, T - r0);
-        const ConstMatrixRef xg = x.middleRows(r0, rows);
-        MatrixRef og = out.middleRows(r0, rows);
-        with_rows(rows,
-                  [&]<int R>() { stream_rows<R>(xg, w_t, og, begin * 16, std::min(n, end * 16)); });
-      }
+      for (Eigen::Index blk = begin; blk < end; ++blk)
+        for (Eigen::Index r0 = 0; r0 < T; r0 += kStreamGroup) {
+          const Eigen::Index rows = std::min(kStreamGroup, T - r0);
+          const ConstMatrixRef xg = x.middleRows(r0, rows);
+          MatrixRef og = out.middleRows(r0, rows);
+          with_rows(rows, [&]<int R>() {
+            stream_rows<R>(xg, w_t, og, blk * 16, std::min(n, (blk + 1) * 16));
+          });
+        }
     });
     return;
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "forward.hpp"
 #include "gptrec/error.hpp"
@@ -13,39 +14,83 @@ namespace gptrec {
 
 namespace {
 
-// Rows of logits a thread holds at once while scoring (32 x 50,257 floats: 6.4 MB for GPT-2).
-constexpr Eigen::Index kHeadRows = 32;
+// The head runs on blocks of rows times chunks of the vocabulary: a thread holds the logits of one
+// block and one chunk at a time (256 x 1,536 floats: 1.5 MB), never a row's whole logits, and every
+// product is a GEMM of 256 rows (the head's bytes are read once per block, not once per few rows).
+// The chunk is a multiple of the int8 head's panels (64) and of the float32 products' column grain
+// (48), so any head can be sliced and the split changes no result.
+constexpr Eigen::Index kHeadRows = 256;
+constexpr Eigen::Index kHeadColumns = 1536;
+static_assert(kHeadColumns % kInt8Panel == 0 && kHeadColumns % 48 == 0);
 
 // out[r] = log softmax(hidden.row(r) * head^T)[targets[r]] for every row with targets[r] >= 0
-// (others are left alone). The head runs on slices of kHeadRows rows, the slices split across the
-// op threads, each thread holding one slice of logits at a time: scoring never holds every row's
-// logits.
+// (others are left alone). For each block of rows the vocabulary's chunks are split across the op
+// threads; each chunk leaves, per row, its maximum and the sum of exp(logit - maximum) (and the
+// target's logit when the target is in it), and the chunks are combined in their order:
+// log-sum-exp = M + log(sum_c s_c exp(m_c - M)), M the largest m_c (the exponentials of a chunk
+// in float32, every sum in double). The chunks, their order and the arithmetic do not depend on
+// the number of threads.
 void target_logprobs(const Model& model, ConstMatrixRef hidden, std::span<const int> targets,
                      std::span<double> out) {
   const Eigen::Index rows = hidden.rows(), V = model.config().vocab_size;
-  const Eigen::Index slices = (rows + kHeadRows - 1) / kHeadRows;
-  const int threads = static_cast<int>(std::min<Eigen::Index>(max_threads(), slices));
-  const auto score_slices = [&](Eigen::Index begin, Eigen::Index end, int head_threads) {
-    RowMatrix logits(std::min(kHeadRows, rows), V);
-    for (Eigen::Index s = begin; s < end; ++s) {
-      const Eigen::Index r0 = s * kHeadRows, n = std::min(kHeadRows, rows - r0);
-      auto slice = logits.topRows(n);
-      head_logits(model, hidden.middleRows(r0, n), slice, head_threads);
-      for (Eigen::Index r = 0; r < n; ++r) {
-        const int target = targets[static_cast<std::size_t>(r0 + r)];
-        if (target < 0) continue;
-        out[static_cast<std::size_t>(r0 + r)] =
-            static_cast<double>(slice(r, target)) -
-            log_sum_exp(std::span<const float>(&slice(r, 0), static_cast<std::size_t>(V)));
+  const Eigen::Index chunks = (V + kHeadColumns - 1) / kHeadColumns;
+  const int threads = static_cast<int>(std::min<Eigen::Index>(max_threads(), chunks));
+  // Per chunk and row: the chunk's maximum and sum of exponentials.
+  std::vector<double> chunk_max, chunk_sum, target_logit;
+  for (Eigen::Index r0 = 0; r0 < rows; r0 += kHeadRows) {
+    const Eigen::Index n = std::min(kHeadRows, rows - r0);
+    const ConstMatrixRef block = hidden.middleRows(r0, n);
+    chunk_max.assign(static_cast<std::size_t>(chunks * n), -INFINITY);
+    chunk_sum.assign(static_cast<std::size_t>(chunks * n), 0.0);
+    target_logit.assign(static_cast<std::size_t>(n), 0.0);
+    split_range(chunks, threads, [&](Eigen::Index begin, Eigen::Index end) {
+      thread_local std::vector<float> logits;
+      thread_local Eigen::ArrayXf exps;
+      logits.resize(static_cast<std::size_t>(kHeadRows * kHeadColumns));
+      exps.resize(kHeadColumns);
+      // One thread: its products on every op thread; several: one each.
+      const int product_threads = threads > 1 ? 1 : max_threads();
+      for (Eigen::Index ch = begin; ch < end; ++ch) {
+        const Eigen::Index c0 = ch * kHeadColumns, w = std::min(kHeadColumns, V - c0);
+        Eigen::Map<RowMatrix> part(logits.data(), n, w);
+        head_logits(model, block, c0, part, product_threads);
+        for (Eigen::Index r = 0; r < n; ++r) {
+          const int target = targets[static_cast<std::size_t>(r0 + r)];
+          if (target < 0) continue;
+          // The chunk's maximum, and its exponentials in float32 (vectorized) summed in double.
+          const auto row = part.row(r).array();
+          const float m = row.maxCoeff();
+          auto e = exps.head(w);
+          e = (row - m).exp();
+          double acc[8] = {};
+          Eigen::Index j = 0;
+          for (; j + 8 <= w; j += 8)
+            for (int l = 0; l < 8; ++l) acc[l] += static_cast<double>(e[j + l]);
+          for (; j < w; ++j) acc[0] += static_cast<double>(e[j]);
+          const double sum =
+              ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+          const auto at = static_cast<std::size_t>(ch * n + r);
+          chunk_max[at] = static_cast<double>(m);
+          chunk_sum[at] = sum;
+          if (target >= c0 && target < c0 + w)
+            target_logit[static_cast<std::size_t>(r)] = static_cast<double>(part(r, target - c0));
+        }
       }
+    });
+    for (Eigen::Index r = 0; r < n; ++r) {
+      if (targets[static_cast<std::size_t>(r0 + r)] < 0) continue;
+      double m = -INFINITY;
+      for (Eigen::Index ch = 0; ch < chunks; ++ch)
+        m = std::max(m, chunk_max[static_cast<std::size_t>(ch * n + r)]);
+      double sum = 0;
+      for (Eigen::Index ch = 0; ch < chunks; ++ch) {
+        const auto at = static_cast<std::size_t>(ch * n + r);
+        sum += chunk_sum[at] * std::exp(chunk_max[at] - m);
+      }
+      out[static_cast<std::size_t>(r0 + r)] =
+          target_logit[static_cast<std::size_t>(r)] - (m + std::log(sum));
     }
-  };
-  if (threads <= 1) {
-    score_slices(0, slices, max_threads());  // one slice: its head on all the op threads
-    return;
   }
-  split_range(slices, threads,
-              [&](Eigen::Index begin, Eigen::Index end) { score_slices(begin, end, 1); });
 }
 
 // log softmax(row)[token].

@@ -5,6 +5,7 @@
 
 #include "gptrec/error.hpp"
 #include "gptrec/model.hpp"
+#include "gptrec/quantize.hpp"
 #include "gptrec/scoring.hpp"
 #include "test_util.hpp"
 
@@ -142,6 +143,43 @@ TEST(SequenceLogprobs, EqualTheLogSoftmaxOfTheFullLogits) {
   }
   set_op_threads(0);
   EXPECT_TRUE(sequence_logprobs(model, std::vector<std::vector<int>>{}).empty());
+}
+
+// The head in blocks of 256 rows times chunks of 1,536 vocabulary columns, each chunk leaving a
+// maximum and a sum of exponentials per row, gives the log-softmax of the whole row of logits:
+// the shipped item model (3,612 tokens: two whole chunks and a part that ends inside an int8
+// panel), as shipped (F16 head) and quantized (int8 head, sliced by panels), for a pass of more
+// than 256 rows and for one sequence per pass, on one and two op threads.
+TEST(SequenceLogprobs, TheHeadInVocabularyChunksEqualsTheLogSoftmaxOfWholeRows) {
+  const test::TempDir tmp;
+  const auto shipped = test::source_dir() / "models" / "online-retail";
+  quantize_model_dir(shipped, tmp.path() / "int8");
+  for (const auto& dir : {shipped, tmp.path() / "int8"}) {
+    const Model model = Model::load(dir);
+    SCOPED_TRACE(dir.string());
+    ASSERT_GT(model.config().vocab_size, 2 * 1536);
+    ASSERT_NE(model.config().vocab_size % 64, 0);
+    std::mt19937 rng(11);
+    std::vector<std::vector<int>> seqs;
+    for (int n : {300, 2, 45}) seqs.push_back(random_ids(rng, n, model.config().vocab_size));
+    std::vector<std::vector<double>> want;
+    for (const auto& seq : seqs) want.push_back(from_scratch(model, seq));
+    for (const int threads : {1, 2}) {
+      set_op_threads(threads);
+      for (const int batch_tokens : {4096, 1}) {
+        const auto got = sequence_logprobs(model, seqs, {batch_tokens});
+        ASSERT_EQ(got.size(), seqs.size());
+        for (std::size_t i = 0; i < seqs.size(); ++i) {
+          ASSERT_EQ(got[i].size(), want[i].size());
+          for (std::size_t t = 0; t < want[i].size(); ++t)
+            ASSERT_NEAR(got[i][t], want[i][t], 1e-5)
+                << threads << " threads, batch " << batch_tokens << ", sequence " << i << " token "
+                << t + 1;
+        }
+      }
+    }
+    set_op_threads(0);
+  }
 }
 
 TEST(SequenceLogprobs, NamesTheBadSequence) {
