@@ -164,6 +164,27 @@ void with_rows(Eigen::Index rows, const F& f) {
   }
 }
 
+// The streaming paths (x of at most kStreamRows rows): the n outputs in blocks of `width`, the
+// blocks split across `threads`. A block is the outer loop and the groups of kStreamGroup rows of
+// x the inner one, so a block's weights come from memory once per call and stay in cache for the
+// later groups; kernel.template operator()<R>(xg, og, j0, j1) computes the group's outputs
+// [j0, j1).
+template <typename Kernel>
+void stream_by_blocks(ConstMatrixRef x, MatrixRef out, Eigen::Index n, Eigen::Index width,
+                      int threads, const Kernel& kernel) {
+  const Eigen::Index T = x.rows();
+  split_range((n + width - 1) / width, threads, [&](Eigen::Index begin, Eigen::Index end) {
+    for (Eigen::Index blk = begin; blk < end; ++blk)
+      for (Eigen::Index r0 = 0; r0 < T; r0 += kStreamGroup) {
+        const Eigen::Index rows = std::min(kStreamGroup, T - r0);
+        const Eigen::Index j0 = blk * width, j1 = std::min(n, j0 + width);
+        const ConstMatrixRef xg = x.middleRows(r0, rows);
+        MatrixRef og = out.middleRows(r0, rows);
+        with_rows(rows, [&]<int R>() { kernel.template operator()<R>(xg, og, j0, j1); });
+      }
+  });
+}
+
 }  // namespace
 
 void linear_half(ConstMatrixRef x, const HalfMatrix& w, const float* b, MatrixRef out,
@@ -171,20 +192,11 @@ void linear_half(ConstMatrixRef x, const HalfMatrix& w, const float* b, MatrixRe
   const SerialEigenScope serial;
   const Eigen::Index T = x.rows(), k = w.rows, n = w.cols;
   if (T <= kStreamRows) {
-    // Split by blocks of 64 columns (whole cache lines of the half weights and of out). A block
-    // is the outer loop, the row groups the inner one: the block's weights (64 x k halves) come
-    // from memory once and stay in cache for the later groups.
-    split_range((n + 63) / 64, threads, [&](Eigen::Index begin, Eigen::Index end) {
-      for (Eigen::Index blk = begin; blk < end; ++blk)
-        for (Eigen::Index r0 = 0; r0 < T; r0 += kStreamGroup) {
-          const Eigen::Index rows = std::min(kStreamGroup, T - r0);
-          const ConstMatrixRef xg = x.middleRows(r0, rows);
-          MatrixRef og = out.middleRows(r0, rows);
-          with_rows(rows, [&]<int R>() {
-            stream_columns<R>(xg, w, b, og, blk * 64, std::min(n, (blk + 1) * 64));
-          });
-        }
-    });
+    // Blocks of 64 columns: whole cache lines of the half weights and of out.
+    stream_by_blocks(x, out, n, 64, threads,
+                     [&]<int R>(ConstMatrixRef xg, MatrixRef og, Eigen::Index c0, Eigen::Index c1) {
+                       stream_columns<R>(xg, w, b, og, c0, c1);
+                     });
     return;
   }
   split_range((n + kSlice - 1) / kSlice, threads, [&](Eigen::Index begin, Eigen::Index end) {
@@ -204,18 +216,11 @@ void matmul_transposed_half(ConstMatrixRef x, const HalfMatrix& w_t, MatrixRef o
   const SerialEigenScope serial;
   const Eigen::Index T = x.rows(), n = w_t.rows, k = w_t.cols;
   if (T <= kStreamRows) {
-    // Blocks of 16 rows of w_t outermost, row groups of x inside (as linear_half).
-    split_range((n + 15) / 16, threads, [&](Eigen::Index begin, Eigen::Index end) {
-      for (Eigen::Index blk = begin; blk < end; ++blk)
-        for (Eigen::Index r0 = 0; r0 < T; r0 += kStreamGroup) {
-          const Eigen::Index rows = std::min(kStreamGroup, T - r0);
-          const ConstMatrixRef xg = x.middleRows(r0, rows);
-          MatrixRef og = out.middleRows(r0, rows);
-          with_rows(rows, [&]<int R>() {
-            stream_rows<R>(xg, w_t, og, blk * 16, std::min(n, (blk + 1) * 16));
-          });
-        }
-    });
+    // Blocks of 16 rows of w_t (16 outputs).
+    stream_by_blocks(x, out, n, 16, threads,
+                     [&]<int R>(ConstMatrixRef xg, MatrixRef og, Eigen::Index j0, Eigen::Index j1) {
+                       stream_rows<R>(xg, w_t, og, j0, j1);
+                     });
     return;
   }
   split_range((n + kSlice - 1) / kSlice, threads, [&](Eigen::Index begin, Eigen::Index end) {
