@@ -90,16 +90,6 @@ void apply_linear(ConstMatrixRef x, const WeightTensor& w, ConstRowVectorMap b, 
     linear(x, w.matrix(), b, out, threads);
 }
 
-// out (rows, V) = x (rows, C) * head^T for a float32, F16/BF16 or int8 (V, C) head.
-void apply_head(ConstMatrixRef x, const WeightTensor& head, MatrixRef out, int threads) {
-  if (head.quantized())
-    linear_int8(x, head.packed, nullptr, out, threads);
-  else if (head.half_precision())
-    matmul_transposed_half(x, head.half_matrix(), out, threads);
-  else
-    matmul_transposed(x, head.matrix(), out, threads);
-}
-
 void embed(const WeightTensor& wte, std::span<const int> ids, MatrixRef out) {
   if (wte.half_precision()) {
     for (std::size_t t = 0; t < ids.size(); ++t)
@@ -303,8 +293,7 @@ ConstMatrixRef run_forward(const Model& model, std::span<const Segment> segments
   const ConstMatrixRef hidden = run_forward_hidden(model, segments, ws, which);
   ensure(ws.logits, hidden.rows(), model.config().vocab_size);
   auto logits = ws.logits.topRows(hidden.rows());
-  const int threads = pass_threads();
-  apply_head(hidden, model.weights().head, logits, threads);
+  head_logits(model, hidden, 0, logits, pass_threads());
   return logits;
 }
 

@@ -49,11 +49,11 @@ void target_logprobs(const Model& model, ConstMatrixRef hidden, std::span<const 
       logits.resize(static_cast<std::size_t>(kHeadRows * kHeadColumns));
       exps.resize(kHeadColumns);
       // One thread: its products on every op thread; several: one each.
-      const int product_threads = threads > 1 ? 1 : max_threads();
+      const int head_threads = threads > 1 ? 1 : max_threads();
       for (Eigen::Index ch = begin; ch < end; ++ch) {
         const Eigen::Index c0 = ch * kHeadColumns, w = std::min(kHeadColumns, V - c0);
         Eigen::Map<RowMatrix> part(logits.data(), n, w);
-        head_logits(model, block, c0, part, product_threads);
+        head_logits(model, block, c0, part, head_threads);
         for (Eigen::Index r = 0; r < n; ++r) {
           const int target = targets[static_cast<std::size_t>(r0 + r)];
           if (target < 0) continue;
