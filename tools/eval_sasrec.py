@@ -13,6 +13,9 @@ headline; HR@10 = Recall@10), full and sampled.
 --split valid ranks the second last from the items before it, against the negatives that
 tools/train.py --split sasrec validates with (seed 0). Without --candidates, the test negatives
 are drawn with numpy (seed --seed), not as the C++ tool draws them.
+
+--model DIR DIR ...: the models' mean log-softmax over the items as one score (an ensemble; the
+engine runs one model, so this is for trying ensembles on the validation items).
 """
 import argparse
 import json
@@ -47,7 +50,7 @@ def read_sequences(path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True)
+    ap.add_argument("--model", required=True, nargs="+", help="model directory (several: their mean log-softmax)")
     ap.add_argument("--data", required=True)
     ap.add_argument("--candidates", help="task file with fixed negatives (test split)")
     ap.add_argument("--split", choices=["test", "valid"], default="test")
@@ -73,11 +76,18 @@ def main(argv=None):
     else:
         negatives = sasrec.draw_negatives(universe, train, [c[0] for c in cases], np.random.default_rng(args.seed))
 
-    model, config, items = item_gpt.load_model_dir(args.model)
-    n_special = len(items["special_tokens"])
-    item_ids = {e["id"]: n_special + j for j, e in enumerate(items["items"])}
-    m, (hr, ndcg), _ = sasrec.evaluate(sasrec.model_scorer(model, item_ids, universe, n_special), cases,
-                                       universe, negatives)
+    scorers = []
+    for path in args.model:
+        model, config, items = item_gpt.load_model_dir(path)
+        n_special = len(items["special_tokens"])
+        item_ids = {e["id"]: n_special + j for j, e in enumerate(items["items"])}
+        scorers.append(sasrec.model_scorer(model, item_ids, universe, n_special))
+    if len(scorers) == 1:
+        score_fn = scorers[0]
+    else:
+        def score_fn(inputs):
+            return sum(torch.log_softmax(f(inputs), dim=1) for f in scorers) / len(scorers)
+    m, (hr, ndcg), _ = sasrec.evaluate(score_fn, cases, universe, negatives)
     print(f"{args.split}: {len(cases)} users, {len(universe)} items")
     print(f"{'':12} {'HR@10':>8} {'NDCG@10':>8}")
     for name in ("full_excl", "full", "sampled"):

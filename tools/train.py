@@ -30,6 +30,9 @@ items, with and without the input's items; the epoch with the best NDCG@10 of th
 without the input's items (the S3-Rec convention, --select full-excl, the default) or of the
 sampled ranking (--select sampled) is kept. --refit then trains on the fitted events plus the
 validation items. --softmax-negatives N replaces the full softmax by a sampled one.
+--mask-seen leaves each position's context items out of its softmax (as the S3-Rec ranking leaves
+the input's items out) and --recency-weight G weighs a target d units before the customer's last
+by G^d; neither is in a shipped recipe (docs/EVALUATION.md lists what they gave on Toys).
 
 Training windows follow the engine's truncation: <bos>, then whole units, the oldest dropped to fit
 n_positions. A customer's history is cut from its end into windows of at most n_positions tokens;
@@ -107,6 +110,8 @@ def parse_args(argv=None):
     g.add_argument("--customer-weight", type=float, default=0.0, metavar="ALPHA",
                    help="a customer's targets weigh n^-ALPHA, n = its number of targets (default 0; "
                         "1 weighs customers equally, as the evaluation does)")
+    g.add_argument("--recency-weight", type=float, default=1.0, metavar="G",
+                   help="a target d units before its customer's last weighs G^d (default 1: all alike)")
     g.add_argument("--item-dropout", type=float, default=0.0,
                    help="drop each context item token with this probability, afresh every epoch (augmentation)")
     g.add_argument("--embed-std", type=float,
@@ -128,6 +133,9 @@ def parse_args(argv=None):
     g.add_argument("--logits-bf16", action="store_true",
                    help="multiply the item logits of the full softmax in bfloat16 (the softmax stays float32): "
                         "about 3x faster on CPUs with AVX-512 BF16, the training's dominant cost")
+    g.add_argument("--mask-seen", action="store_true",
+                   help="items format: leave each target position's context items (but the target) out of "
+                        "its softmax, as the full-ranking evaluation leaves the input's items out")
     g.add_argument("--windows", choices=["tile", "every"], default="tile", help="how histories are cut (above)")
     g.add_argument("--no-valid", action="store_true", help="no validation: train --epochs epochs on everything")
     g.add_argument("--stop-after", type=int, metavar="E",
@@ -209,7 +217,7 @@ def customer_parts(units, item_ids, sequence_format):
 def window(parts, targets, e, n_positions, last_only=False):
     """Context units [s, e) that fit (whole units, oldest dropped; the newest one cut to its
     newest tokens if it alone is too long), with targets: unit k+1 at the end of unit k, and
-    unit 0 at <bos> when s == 0. Returns (tokens, [(position, target tokens)], s)."""
+    unit 0 at <bos> when s == 0. Returns (tokens, [(position, target tokens, target unit)], s)."""
     budget = n_positions - 1
     used, s = 0, e
     while s > 0 and used + len(parts[s - 1]) <= budget:
@@ -225,10 +233,10 @@ def window(parts, targets, e, n_positions, last_only=False):
         for k in range(s, e):
             tokens += parts[k]
             ends.append((len(tokens) - 1, k))
-    tgt = [] if (s > 0 or last_only and e > 0) else [(0, targets[0])]
+    tgt = [] if (s > 0 or last_only and e > 0) else [(0, targets[0], 0)]
     for pos, k in ends:
         if k + 1 < len(parts) and (not last_only or k == e - 1):
-            tgt.append((pos, targets[k + 1]))
+            tgt.append((pos, targets[k + 1], k + 1))
     return tokens, tgt, s
 
 
@@ -246,10 +254,11 @@ def drop_items(parts, p, rng):
     return out
 
 
-def make_windows(customers, n_positions, rng, mode, item_dropout=0.0, customer_weight=0.0):
-    """Training windows of one epoch: a list of (tokens, targets, weight). A customer's targets
-    weigh n^-customer_weight (n = the customer's number of targets; 0: every target alike, 1:
-    every customer alike, as the evaluation averages), normalized to a mean of 1."""
+def make_windows(customers, n_positions, rng, mode, item_dropout=0.0, customer_weight=0.0, recency=1.0):
+    """Training windows of one epoch: a list of (tokens, [(position, target tokens, weight)]). A
+    customer's targets weigh n^-customer_weight (n = the customer's number of targets; 0: every
+    target alike, 1: every customer alike, as the evaluation averages) times recency^d (d = how many
+    units the target is before the customer's last), normalized to a mean of 1."""
     out = []
     for parts, targets in customers:
         if item_dropout > 0:
@@ -259,16 +268,16 @@ def make_windows(customers, n_positions, rng, mode, item_dropout=0.0, customer_w
         e = E - 1
         while True:
             tokens, tgt, s = window(parts, targets, e, n_positions)
-            out.append((tokens, tgt, w))
+            out.append((tokens, [(p, t, w * recency ** (E - 1 - u)) for p, t, u in tgt]))
             if s == 0:
                 break
             e = s + int(rng.integers(0, (e - s) // 2 + 1))
         if mode == "every":
             for e in range(1, E - 1):
                 tokens, tgt, _ = window(parts, targets, e, n_positions, last_only=True)
-                out.append((tokens, tgt, w))
-    mean_w = sum(w * len(t) for _, t, w in out) / max(1, sum(len(t) for _, t, _ in out))
-    return [(tokens, t, w / mean_w) for tokens, t, w in out]
+                out.append((tokens, [(p, t, w * recency ** (E - 1 - u)) for p, t, u in tgt]))
+    mean_w = sum(w for _, t in out for _, _, w in t) / max(1, sum(len(t) for _, t in out))
+    return [(tokens, [(p, t, w / mean_w) for p, t, w in tgt]) for tokens, tgt in out]
 
 
 def make_batches(windows, batch_tokens, rng):
@@ -288,26 +297,32 @@ def make_batches(windows, batch_tokens, rng):
     return batches
 
 
-def batch_loss(model, windows, batch, negatives=0, logits_bf16=False):
+def batch_loss(model, windows, batch, negatives=0, logits_bf16=False, mask_seen=False):
     """Mean over target positions of the (weighted) multi-label softmax cross-entropy over item tokens.
     negatives > 0: sampled softmax instead, each target against `negatives` items drawn uniformly
     (shared by the batch; a draw equal to the target is left out), their logits raised by
     log(items / negatives) so that the loss estimates the full softmax's.
     logits_bf16: the full softmax's logits (and their two gradient products) multiplied in
-    bfloat16, the softmax in float32."""
+    bfloat16, the softmax in float32.
+    mask_seen: the items of the context up to a target position (the targets excepted) are left
+    out of that position's softmax."""
     T = max(len(windows[i][0]) for i in batch)
     ids = torch.full((len(batch), T), bk.PAD, dtype=torch.long)
-    rows, cols, tgt_pos, tgt_item, tgt_w = [], [], [], [], []
+    rows, cols, tgt_pos, tgt_item, tgt_w, seen_row, seen_item = [], [], [], [], [], [], []
     for r, i in enumerate(batch):
-        tokens, targets, weight = windows[i]
+        tokens, targets = windows[i]
         ids[r, :len(tokens)] = torch.tensor(tokens)
-        for pos, items in targets:
+        for pos, items, weight in targets:
             p = len(rows)
             rows.append(r)
             cols.append(pos)
             tgt_pos += [p] * len(items)
             tgt_item += [t - N_SPECIAL for t in items]
             tgt_w += [weight / len(items)] * len(items)
+            if mask_seen:
+                seen = {t for t in tokens[1:pos + 1] if t >= N_SPECIAL} - set(items)
+                seen_row += [p] * len(seen)
+                seen_item += [t - N_SPECIAL for t in seen]
     if not rows:
         return None
     h, E = model.hidden(ids)
@@ -325,6 +340,9 @@ def batch_loss(model, windows, batch, negatives=0, logits_bf16=False):
             logits = (h.bfloat16() @ E[N_SPECIAL:].bfloat16().T).float()
         else:
             logits = h @ E[N_SPECIAL:].T
+        if seen_row:
+            logits = logits.index_put((torch.tensor(seen_row), torch.tensor(seen_item)),
+                                      torch.tensor(float("-inf")))
         picked = F.log_softmax(logits, dim=-1)[tgt_pos, tgt_item]
     return -(picked * torch.tensor(tgt_w)).sum() / len(rows)
 
@@ -411,11 +429,11 @@ def train_run(args, customers, item_ids, n_vocab, epochs, valid=None, log=print)
         t0 = time.time()
         model.train()
         windows = make_windows(customers, args.n_positions, rng, args.windows, args.item_dropout,
-                               args.customer_weight)
+                               args.customer_weight, args.recency_weight)
         batches = make_batches(windows, args.batch_tokens, rng)
         total_loss, n_batches = 0.0, 0
         for batch in batches:
-            loss = batch_loss(model, windows, batch, args.softmax_negatives, args.logits_bf16)
+            loss = batch_loss(model, windows, batch, args.softmax_negatives, args.logits_bf16, args.mask_seen)
             if loss is None:
                 continue
             for g in opt.param_groups:
@@ -492,7 +510,7 @@ def write_readme(path, args, command, config, n_items, stats, history, best_epoc
         "sequence_format", "split", "holdout", "position_encoding", "n_positions", "n_embd", "n_layer", "n_head", "n_inner",
         "activation", "dropout", "item_dropout", "customer_weight", "embed_std", "init_copy", "epochs", "patience", "lr",
         "weight_decay", "warmup_steps", "batch_tokens", "windows", "refit", "seed", "dtype", "min_count",
-        "max_customers", "max_steps", "stop_after", "softmax_negatives", "logits_bf16")}
+        "max_customers", "max_steps", "stop_after", "softmax_negatives", "logits_bf16", "mask_seen", "recency_weight")}
     if args.split == "sasrec":
         hp["select"] = args.select
     held_out = (f"each customer's last {args.holdout} held out" if args.split == "last" else
