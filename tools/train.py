@@ -266,16 +266,20 @@ def make_windows(customers, n_positions, rng, mode, item_dropout=0.0, customer_w
         E = len(parts)
         w = float(E) ** -customer_weight
         e = E - 1
+
+        def weigh(tgt):
+            return [(p, t, w * recency ** (E - 1 - u)) for p, t, u in tgt]
+
         while True:
             tokens, tgt, s = window(parts, targets, e, n_positions)
-            out.append((tokens, [(p, t, w * recency ** (E - 1 - u)) for p, t, u in tgt]))
+            out.append((tokens, weigh(tgt)))
             if s == 0:
                 break
             e = s + int(rng.integers(0, (e - s) // 2 + 1))
         if mode == "every":
             for e in range(1, E - 1):
                 tokens, tgt, _ = window(parts, targets, e, n_positions, last_only=True)
-                out.append((tokens, [(p, t, w * recency ** (E - 1 - u)) for p, t, u in tgt]))
+                out.append((tokens, weigh(tgt)))
     mean_w = sum(w for _, t in out for _, _, w in t) / max(1, sum(len(t) for _, t in out))
     return [(tokens, [(p, t, w / mean_w) for p, t, w in tgt]) for tokens, tgt in out]
 
@@ -558,6 +562,8 @@ def main(argv=None):
         print(msg, flush=True)
 
     units = load_units(args.data, args.sequence_format, args.max_customers, args.seed)
+    if args.mask_seen and args.softmax_negatives:
+        sys.exit("train.py: --mask-seen works on the full softmax; it cannot go with --softmax-negatives")
     if args.split == "sasrec":
         if args.sequence_format != "items":
             sys.exit("train.py: --split sasrec needs --sequence-format items")
