@@ -393,7 +393,7 @@ Returns one result per record, in order: {"line", "customer_id", "score", "fallb
 `source` prefixes error messages (the CLI uses the input file's path). Records are scored in
 parallel on `threads` threads (0: all cores) with the GIL released. mode, need, min_price,
 max_price: as suggest's, for every record (a record's own "need" field wins); with a need a result
-also has "need_fallback".)";
+also has "need_fallback" and "need_every_word".)";
 
   py::class_<PyRecommender>(m, "Recommender", "A loaded model and its catalog; thread-safe.")
       .def(py::init<const py::object&, const py::object&>(), py::arg("model_dir"),
@@ -416,8 +416,9 @@ also has "need_fallback".)";
 history: a dict {"customer_id", "events": [...]}, a list of events, or its JSON text.
 mode: "mixed" (the best re-buys and new items, half each), "buy-again", "discover" or "all"
 (by score alone), as `gptrec suggest --mode`.
-need: what the customer is looking for ("lunch bag"): only products whose name fits it; when none
-does, the result's "need"["fallback"] says so and the suggestions are the ones without it.
+need: what the customer is looking for ("lunch bag"): only products whose name has every word of it
+(when none has, those with one of them: "need"["every_word"] is then false); when none fits, the
+result's "need"["fallback"] says so and the suggestions are the ones without it.
 min_price, max_price: only items with a catalog price in the range.)")
       .def(
           "score",

@@ -58,7 +58,7 @@ std::string weight_text(double w) {
 
 }  // namespace
 
-NeedWeights default_need_weights() { return NeedWeights{{}, {1.0}, {0.5}}; }
+NeedWeights default_need_weights() { return NeedWeights{{}, {0.5}, {0.0}}; }
 
 NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, const Model* model,
                          const ItemVocabulary* vocab, const std::string& model_name,
@@ -176,14 +176,18 @@ NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, cons
         index.score(need.stems, bm25, &fitted);
         for (std::size_t j = 0; j < U; ++j)
           if (!available[j]) bm25[j] = 0, fitted[j] = 0;
-        fitting.clear();
-        int fitting_all = 0;
+        int fitting_any = 0, fitting_all = 0;
         for (std::size_t j = 0; j < U; ++j)
           if (bm25[j] > 0) {
-            fitting.push_back(j);
+            ++fitting_any;
             fitting_all += fitted[j] == static_cast<int>(need.stems.size());
           }
-        NeedQuery q{c.customer_id, text, {}, {}, static_cast<int>(fitting.size()), fitting_all};
+        // The ranked items: those with every word of the query (the item that gave it has all).
+        keep_every_word_fits(fitted, need.stems.size(), {}, bm25);
+        fitting.clear();
+        for (std::size_t j = 0; j < U; ++j)
+          if (bm25[j] > 0) fitting.push_back(j);
+        NeedQuery q{c.customer_id, text, {}, {}, fitting_any, fitting_all};
         std::vector<int> targets, new_targets;
         for (const int j : held)
           if (fitted[static_cast<std::size_t>(j)] == static_cast<int>(need.stems.size())) {

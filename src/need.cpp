@@ -241,6 +241,20 @@ std::vector<std::string> NameIndex::fitting_words(std::size_t d,
   return out;
 }
 
+bool keep_every_word_fits(std::span<const int> fitted, std::size_t n_stems,
+                          const std::vector<bool>& eligible, std::vector<double>& bm25) {
+  auto fits_all = [&](std::size_t j) {
+    return bm25[j] > 0 && static_cast<std::size_t>(fitted[j]) == n_stems;
+  };
+  bool any = false;
+  for (std::size_t j = 0; j < bm25.size() && !any; ++j)
+    any = fits_all(j) && (eligible.empty() || eligible[j]);
+  if (!any) return false;
+  for (std::size_t j = 0; j < bm25.size(); ++j)
+    if (!fits_all(j)) bm25[j] = 0;
+  return true;
+}
+
 void need_log_scores(std::span<const double> log_probs, std::span<const double> bm25, double weight,
                      const std::vector<bool>& allowed, std::vector<double>& out) {
   out.assign(log_probs.size(), -INFINITY);

@@ -403,7 +403,8 @@ bool Recommender::fit_need(const RecommendOptions& options, const std::vector<bo
                         "\" has no word to look for (only stop words, numbers or short words)";
     return false;
   }
-  name_index_.score(need.stems, bm25);
+  std::vector<int> fitted;
+  name_index_.score(need.stems, bm25, &fitted);
   // The mode's side counts: discover needs a fitting item never bought, buy-again one bought.
   const SuggestMode mode = effective_mode(options);
   auto listable = [&](std::size_t i) {
@@ -412,8 +413,12 @@ bool Recommender::fit_need(const RecommendOptions& options, const std::vector<bo
     const bool bought = it != activity.end() && it->second.times_bought > 0;
     return mode == SuggestMode::kBuyAgain ? bought : !bought;
   };
+  // Products holding every word of the need, when one can be listed; else those holding any.
+  std::vector<bool> eligible(catalog_.size());
+  for (std::size_t i = 0; i < catalog_.size(); ++i) eligible[i] = allowed[i] && listable(i);
+  out.need_every_word = keep_every_word_fits(fitted, need.stems.size(), eligible, bm25);
   for (std::size_t i = 0; i < catalog_.size(); ++i)
-    if (allowed[i] && bm25[i] > 0 && listable(i)) return true;
+    if (eligible[i] && bm25[i] > 0) return true;
   out.need_fallback = "no product fits the need \"" + need.text + "\"" +
                       (std::any_of(bm25.begin(), bm25.end(), [](double v) { return v > 0; })
                            ? " and the other filters"

@@ -41,7 +41,8 @@ std::vector<std::string> items_of(const nlohmann::json& suggestions) {
 TEST(CliNeed, TableSaysHowEachSuggestionFitsTheNeed) {
   const auto r = run_cli(suggest_args("cake", {"--explain", "--top", "5"}));
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("Need: \"cake\": only products whose name fits it."), std::string::npos)
+  EXPECT_NE(r.out.find("Need: \"cake\": only products whose name has every word of it."),
+            std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("Score: probability among the products that fit the need"),
             std::string::npos);
@@ -70,16 +71,34 @@ TEST(CliNeed, JsonCarriesTheNeedAndTheFittingWords) {
   EXPECT_EQ(j["need"]["text"], "cake stand");
   EXPECT_EQ(j["need"]["words"], nlohmann::json::array({"cake", "stand"}));
   EXPECT_TRUE(j["need"]["fallback"].is_null());
+  EXPECT_EQ(j["need"]["every_word"], true);
   ASSERT_FALSE(j["suggestions"].empty());
-  double previous_match = 1e300;
-  bool both_seen = false;
+  auto has = [](const nlohmann::json& s, const std::string& word) {
+    for (const auto& w : s["need_words"])
+      if (w == word || w == word + "s") return true;
+    return false;
+  };
   for (const auto& s : j["suggestions"]) {
-    ASSERT_FALSE(s["need_words"].empty()) << s;
+    EXPECT_TRUE(has(s, "cake") && has(s, "stand")) << s;  // only the names with both words
     EXPECT_GT(s["need_match"].get<double>(), 0);
-    both_seen |= s["need_words"].size() == 2;
-    previous_match = std::min(previous_match, s["need_match"].get<double>());
   }
-  EXPECT_TRUE(both_seen) << r.out;
+  // No name has both words: the ones with either are listed, and the output says so.
+  const auto some = run_cli(suggest_args("lunch parasol", {"--format", "json", "--top", "20"}));
+  ASSERT_EQ(some.status, 0) << some.err;
+  const auto k = nlohmann::json::parse(some.out);
+  EXPECT_EQ(k["need"]["every_word"], false);
+  bool lunch = false, parasol = false;
+  for (const auto& s : k["suggestions"]) {
+    EXPECT_NE(has(s, "lunch"), has(s, "parasol")) << s;
+    lunch |= has(s, "lunch");
+    parasol |= has(s, "parasol");
+  }
+  EXPECT_TRUE(lunch && parasol) << some.out;
+  const auto table = run_cli(suggest_args("lunch parasol"));
+  EXPECT_NE(table.out.find("Need: \"lunch parasol\": no product has every word of it, so "
+                           "products whose name has one of them."),
+            std::string::npos)
+      << table.out;
 }
 
 TEST(CliNeed, NoFitExitsSixWithTheListWithoutTheNeed) {

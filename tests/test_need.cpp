@@ -210,6 +210,67 @@ TEST(NeedRecommend, OnlyFittingProductsRankedByTheNeedConditionedProbability) {
               std::log(p[a.item->id] / p[z.item->id]) + w * (a.need_match - z.need_match), 1e-9);
 }
 
+TEST(NeedIndex, EveryWordFitsWhenOneEligibleItemHasThemAll) {
+  const std::vector<std::string> names = {"LUNCH BAG RED", "JUMBO BAG", "LUNCH BOX", "CAKE STAND"};
+  const gptrec::NameIndex index(names);
+  std::vector<double> bm25, all;
+  std::vector<int> fitted;
+  index.score(Words{"lunch", "bag"}, all, &fitted);
+  // Name 0 has both words: only it stays.
+  bm25 = all;
+  EXPECT_TRUE(gptrec::keep_every_word_fits(fitted, 2, {}, bm25));
+  EXPECT_EQ(bm25, (std::vector<double>{all[0], 0, 0, 0}));
+  // Name 0 is not eligible (a filter drops it): nothing has both, every fitting name stays.
+  bm25 = all;
+  EXPECT_FALSE(gptrec::keep_every_word_fits(fitted, 2, {false, true, true, true}, bm25));
+  EXPECT_EQ(bm25, all);
+  EXPECT_GT(bm25[1], 0);
+  EXPECT_GT(bm25[2], 0);
+  // No name has every word.
+  index.score(Words{"cake", "bag"}, all, &fitted);
+  bm25 = all;
+  EXPECT_FALSE(gptrec::keep_every_word_fits(fitted, 2, {}, bm25));
+  EXPECT_EQ(bm25, all);
+  // One word: every fitting name has it.
+  index.score(Words{"bag"}, all, &fitted);
+  bm25 = all;
+  EXPECT_TRUE(gptrec::keep_every_word_fits(fitted, 1, {}, bm25));
+  EXPECT_EQ(bm25, all);
+}
+
+TEST(NeedRecommend, ProductsWithEveryWordFirstElseAnyWord) {
+  const gptrec::Recommender& rec = recommender();
+  const gptrec::History h = fixture_history();
+  gptrec::RecommendOptions o;
+  o.top_n = 1 << 20;
+  o.mode = gptrec::SuggestMode::kAll;
+  // "cake stand": names with both words exist, and only they are listed.
+  o.need = "cake stand";
+  auto r = rec.recommend(h, o);
+  ASSERT_FALSE(r.need_fallback);
+  EXPECT_TRUE(r.need_every_word);
+  ASSERT_FALSE(r.suggestions.empty());
+  auto stems_of = [](const gptrec::Suggestion& s) {
+    std::set<std::string> out;
+    for (const auto& w : s.need_words) out.insert(gptrec::stem_word(w));
+    return out;
+  };
+  for (const auto& s : r.suggestions)
+    EXPECT_EQ(stems_of(s), (std::set<std::string>{"cake", "stand"})) << s.item->name;
+  // "lunch parasol": no name has both; the names with either are listed.
+  o.need = "lunch parasol";
+  r = rec.recommend(h, o);
+  ASSERT_FALSE(r.need_fallback);
+  EXPECT_FALSE(r.need_every_word);
+  std::set<std::string> seen;
+  for (const auto& s : r.suggestions) {
+    const auto stems = stems_of(s);
+    ASSERT_EQ(stems.size(), 1u) << s.item->name;
+    seen.insert(*stems.begin());
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"lunch", "parasol"}));
+}
+
 TEST(NeedRecommend, KeepsTheOtherFilters) {
   const gptrec::Recommender& rec = recommender();
   const gptrec::History h = fixture_history();

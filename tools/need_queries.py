@@ -212,6 +212,8 @@ def main():
                            "fitting_all": sum(1 for j in fitting if fitted[j] == len(stems))})
             n_all += 1
             n_new += bool(new)
+            # Ranked: the items holding every word of the query (the item that gave it does).
+            fitting = [j for j in fitting if fitted[j] == len(stems)]
             for m in methods:
                 if m.startswith("BM25 (text"):
                     key = {j: (scores[j], 0, -j) for j in fitting}

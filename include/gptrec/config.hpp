@@ -73,7 +73,7 @@ struct ModelConfig {
   // >= 0, chosen on validation (docs/EVALUATION.md, "The need protocol").
   double need_weight = kDefaultNeedWeight;
   // Chosen on the Online Retail validation orders (docs/EVALUATION.md).
-  static constexpr double kDefaultNeedWeight = 3.0;
+  static constexpr double kDefaultNeedWeight = 1.0;
   std::optional<RankerConfig> ranker;  // "gptrec": {"ranker": {...}}; baskets item models only
 
   int head_dim() const { return n_embd / n_head; }  // valid after validate()

@@ -92,6 +92,13 @@ class NameIndex {
   std::vector<std::size_t> fitting_stems(const std::string& stem) const;
 };
 
+// The retrieval rule of a need: when some eligible item (eligible empty: every item) fits every
+// one of the need's `n_stems` distinct stems, the items that fit fewer get bm25 = 0, so that only
+// the products holding every word of the need are listed; otherwise bm25 is left as it is (any
+// word fits). Returns whether the every-word rule applied. fitted: NameIndex::score's counts.
+bool keep_every_word_fits(std::span<const int> fitted, std::size_t n_stems,
+                          const std::vector<bool>& eligible, std::vector<double>& bm25);
+
 // The need-conditioned log scores: out[j] = log_probs[j] + weight · bm25[j] for the items that
 // fit (bm25[j] > 0) and are allowed (allowed empty: all are), -infinity for the others.
 // need_probabilities turns them into p(j | history, need): softmax over the finite entries.

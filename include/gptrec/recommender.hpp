@@ -177,6 +177,10 @@ struct Recommendations {
   // are then the ones without the need).
   std::optional<Need> need;
   std::optional<std::string> need_fallback;
+  // With a need that fits: true when the products listed hold every word of it, false when no
+  // allowed product holds them all and the ones holding some are listed (need.hpp,
+  // keep_every_word_fits).
+  bool need_every_word = false;
 };
 
 class Recommender {

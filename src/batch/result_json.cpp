@@ -39,7 +39,9 @@ nlohmann::ordered_json suggestions_json(const Recommendations& r, const std::str
     j["need"] = {{"text", r.need->text},
                  {"words", r.need->words},
                  {"fallback", r.need_fallback ? nlohmann::ordered_json(*r.need_fallback)
-                                              : nlohmann::ordered_json()}};
+                                              : nlohmann::ordered_json()},
+                 {"every_word", r.need_fallback ? nlohmann::ordered_json()
+                                                : nlohmann::ordered_json(r.need_every_word)}};
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const Suggestion& s : r.suggestions) {
     nlohmann::ordered_json e;
@@ -98,9 +100,12 @@ ScoredRecord score_record(const Recommender& rec, const RecommendOptions& option
     out["score"] = to_string(recs.score_kind);
     out["fallback"] = recs.fallback_reason ? nlohmann::ordered_json(*recs.fallback_reason)
                                            : nlohmann::ordered_json();
-    if (recs.need)
+    if (recs.need) {
       out["need_fallback"] = recs.need_fallback ? nlohmann::ordered_json(*recs.need_fallback)
                                                 : nlohmann::ordered_json();
+      out["need_every_word"] = recs.need_fallback ? nlohmann::ordered_json()
+                                                  : nlohmann::ordered_json(recs.need_every_word);
+    }
     if (!recs.unknown_items.empty()) out["unknown_items"] = recs.unknown_items;
     if (!h.warnings.empty()) out["warnings"] = h.warnings;
     nlohmann::ordered_json list = nlohmann::ordered_json::array();

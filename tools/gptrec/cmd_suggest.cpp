@@ -83,8 +83,14 @@ void print_table(const Recommendations& r, const std::string& model_dir, const R
   if (r.need && r.need_fallback)
     std::printf("Need: %s, so these are the suggestions without the need.\n",
                 r.need_fallback->c_str());
+  else if (r.need && r.need_every_word)
+    std::printf("Need: \"%s\": only products whose name has every word of it.\n",
+                r.need->text.c_str());
   else if (r.need)
-    std::printf("Need: \"%s\": only products whose name fits it.\n", r.need->text.c_str());
+    std::printf(
+        "Need: \"%s\": no product has every word of it, so products whose name has one "
+        "of them.\n",
+        r.need->text.c_str());
   if (r.fallback_reason)
     std::printf("Fallback: %s, so these are the most popular items.\n", r.fallback_reason->c_str());
   std::printf("Score: %s.\n", score_meaning(r.score_kind).c_str());

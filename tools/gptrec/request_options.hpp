@@ -38,8 +38,8 @@ void visit_request_options(Options& o, Visitor&& visit) {
         "Only items the customer has not bought (the same as mode discover)", OptionScope::kAll);
   visit("category", o.category, "Only items of this category", OptionScope::kAll);
   visit("need", o.need,
-        "What the customer is looking for (\"lunch bag\"): only products whose name fits it, "
-        "ranked for the customer",
+        "What the customer is looking for (\"lunch bag\"): only products whose name has every "
+        "word of it (when none has, one of them), ranked for the customer",
         OptionScope::kAll);
   visit("min_price", o.min_price, "Only items with a catalog price of at least this",
         OptionScope::kAll);
