@@ -414,8 +414,10 @@ bool Recommender::fit_need(const RecommendOptions& options, const std::vector<bo
     return mode == SuggestMode::kBuyAgain ? bought : !bought;
   };
   // Products holding every word of the need, when one can be listed; else those holding any.
+  // Only fitting products can be listed, so only they are looked up.
   std::vector<bool> eligible(catalog_.size());
-  for (std::size_t i = 0; i < catalog_.size(); ++i) eligible[i] = allowed[i] && listable(i);
+  for (std::size_t i = 0; i < catalog_.size(); ++i)
+    eligible[i] = bm25[i] > 0 && allowed[i] && listable(i);
   out.need_every_word = keep_every_word_fits(fitted, need.stems.size(), eligible, bm25);
   for (std::size_t i = 0; i < catalog_.size(); ++i)
     if (eligible[i] && bm25[i] > 0) return true;

@@ -561,9 +561,9 @@ def main(argv=None):
     def log(msg):
         print(msg, flush=True)
 
-    units = load_units(args.data, args.sequence_format, args.max_customers, args.seed)
     if args.mask_seen and args.softmax_negatives:
         sys.exit("train.py: --mask-seen works on the full softmax; it cannot go with --softmax-negatives")
+    units = load_units(args.data, args.sequence_format, args.max_customers, args.seed)
     if args.split == "sasrec":
         if args.sequence_format != "items":
             sys.exit("train.py: --split sasrec needs --sequence-format items")
