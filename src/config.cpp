@@ -141,6 +141,9 @@ void ModelConfig::validate(std::string_view source) const {
   if (!(need_weight >= 0.0 && std::isfinite(need_weight)))
     fail(source,
          "\"gptrec.need.weight\" must be a finite number >= 0, got " + std::to_string(need_weight));
+  if (!(need_popularity >= 0.0 && std::isfinite(need_popularity)))
+    fail(source, "\"gptrec.need.popularity\" must be a finite number >= 0, got " +
+                     std::to_string(need_popularity));
   if (ranker) {
     if (kind != ModelKind::kItems || sequence_format != SequenceFormat::kBaskets)
       fail(source, "\"gptrec.ranker\": only item models of the baskets format have a ranker");
@@ -255,6 +258,11 @@ ModelConfig parse_model_config(std::string_view json_text, std::string_view sour
         if (!w->is_number())
           fail(source, "\"gptrec.need.weight\": expected a number, got " + w->dump());
         c.need_weight = w->get<double>();
+      }
+      if (const json* b = find_key(*n, {"popularity"})) {
+        if (!b->is_number())
+          fail(source, "\"gptrec.need.popularity\": expected a number, got " + b->dump());
+        c.need_popularity = b->get<double>();
       }
     }
     if (const json* r = find_key(*g, {"ranker"})) c.ranker = parse_ranker(*r, source);

@@ -24,6 +24,7 @@ struct NeedMethod {
   enum class Kind { kText, kPopularity, kOwn, kModel } kind;
   double weight = 0;
   std::size_t model_row = 0;  // kModel: which repeat variant
+  double popularity = 0;      // kModel: β, the popularity expert's exponent
 };
 
 // Metrics of one query from the ranks (0-based) of its relevant items.
@@ -58,7 +59,7 @@ std::string weight_text(double w) {
 
 }  // namespace
 
-NeedWeights default_need_weights() { return NeedWeights{{}, {0.5}, {0.0}}; }
+NeedWeights default_need_weights() { return NeedWeights{{}, {}, {0.5}, {0.0}}; }
 
 NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, const Model* model,
                          const ItemVocabulary* vocab, const std::string& model_name,
@@ -69,7 +70,8 @@ NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, cons
                          const BasketRanker* ranker) {
   check_protocol_arguments(k, model, vocab, "the need protocol");
   check_repeat_variants(variants);
-  for (const auto* list : {&weights.model, &weights.popularity, &weights.own})
+  for (const auto* list :
+       {&weights.model, &weights.model_popularity, &weights.popularity, &weights.own})
     for (const double w : *list)
       if (!(w >= 0 && std::isfinite(w)))
         throw Error(ErrorCode::kInvalidArgument,
@@ -101,9 +103,19 @@ NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, cons
   const std::vector<double> model_weights = weights.model.empty() && model != nullptr
                                                 ? std::vector{model->config().need_weight}
                                                 : weights.model;
+  const std::vector<double> model_popularity =
+      weights.model_popularity.empty()
+          ? std::vector{model != nullptr ? model->config().need_popularity : 0.0}
+          : weights.model_popularity;
   for (std::size_t r = 0; r < rows.size(); ++r)
     for (const double w : model_weights)
-      methods.push_back({rows[r].name + " w=" + weight_text(w), NeedMethod::Kind::kModel, w, r});
+      for (const double b : model_popularity) {
+        // β shows in the name when it is in use or a grid of it is asked for.
+        const bool show = b != 0 || !weights.model_popularity.empty();
+        methods.push_back({rows[r].name + " w=" + weight_text(w) +
+                               (show ? " popularity=" + weight_text(b) : std::string()),
+                           NeedMethod::Kind::kModel, w, r, b});
+      }
   methods.push_back({"BM25 (text alone)", NeedMethod::Kind::kText, 1, 0});
   const NeedWeights defaults = default_need_weights();
   for (const double w : weights.popularity.empty() ? defaults.popularity : weights.popularity)
@@ -221,7 +233,8 @@ NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, cons
                 score[j] = text_score + own[j];
                 break;
               case NeedMethod::Kind::kModel:
-                score[j] = text_score + model_scores[method.model_row][j];
+                score[j] = text_score + model_scores[method.model_row][j] +
+                           (method.popularity != 0 ? method.popularity * log_popularity[j] : 0.0);
                 break;
             }
           }

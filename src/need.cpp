@@ -256,10 +256,17 @@ bool keep_every_word_fits(std::span<const int> fitted, std::size_t n_stems,
 }
 
 void need_log_scores(std::span<const double> log_probs, std::span<const double> bm25, double weight,
+                     std::span<const double> log_popularity, double popularity,
                      const std::vector<bool>& allowed, std::vector<double>& out) {
+  if (popularity != 0 && log_popularity.size() != log_probs.size())
+    throw Error(ErrorCode::kInvalidArgument,
+                "need_log_scores: log_popularity has " + std::to_string(log_popularity.size()) +
+                    " entries for " + std::to_string(log_probs.size()) + " items");
   out.assign(log_probs.size(), -INFINITY);
   for (std::size_t j = 0; j < log_probs.size(); ++j)
-    if (bm25[j] > 0 && (allowed.empty() || allowed[j])) out[j] = log_probs[j] + weight * bm25[j];
+    if (bm25[j] > 0 && (allowed.empty() || allowed[j]))
+      out[j] = log_probs[j] + weight * bm25[j] +
+               (popularity != 0 ? popularity * log_popularity[j] : 0.0);
 }
 
 void need_probabilities(std::vector<double>& log_scores) {

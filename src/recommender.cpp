@@ -648,7 +648,14 @@ Recommendations Recommender::recommend_items(const History& history,
     scores[i] = log_probs[static_cast<std::size_t>(candidate_token_[i] - first)];
   if (by_need) {
     const std::vector<double> candidate_log_probs = std::move(scores);
-    need_log_scores(candidate_log_probs, bm25, config.need_weight, allowed, scores);
+    std::vector<double> log_popularity;
+    if (config.need_popularity != 0) {
+      log_popularity.resize(catalog_.size());
+      for (std::size_t i = 0; i < catalog_.size(); ++i)
+        log_popularity[i] = std::log1p(static_cast<double>(catalog_[i].count));
+    }
+    need_log_scores(candidate_log_probs, bm25, config.need_weight, log_popularity,
+                    config.need_popularity, allowed, scores);
     need_probabilities(scores);
     out.score_kind = ScoreKind::kNeedProbability;
   } else {

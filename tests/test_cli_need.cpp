@@ -3,6 +3,7 @@
 // shipped online-retail model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 
@@ -244,4 +245,31 @@ TEST(CliNeed, EvalNeedProtocolReportsEveryMethodAndWritesTheQueries) {
     EXPECT_GE(q["fitting_any"].get<int>(), q["fitting_all"].get<int>());
   }
   EXPECT_EQ(n, j["queries"]["all"].get<int>());
+}
+
+TEST(CliNeed, EvalNeedGivesARowPerTextWeightAndPopularityExponent) {
+  const std::string data = (repo() / "examples" / "online-retail-sample.jsonl").string();
+  const auto r = run_cli({"eval", "--protocol", "need", "--model", tiny_items(), "--catalog",
+                          need_catalog(), "--data", data, "--need-weight",
+                          "gptrec=0,gptrec=1,gptrec-popularity=0,gptrec-popularity=4,popularity=0",
+                          "--format", "json", "--quiet"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  std::vector<std::string> methods;
+  for (const auto& m : j["methods"]) methods.push_back(m["method"].get<std::string>());
+  const std::string model = "gptrec " + tiny_items();
+  EXPECT_EQ(methods,
+            (std::vector<std::string>{model + " w=0 popularity=0", model + " w=0 popularity=4",
+                                      model + " w=1 popularity=0", model + " w=1 popularity=4",
+                                      "BM25 (text alone)", "BM25 + popularity w=0",
+                                      "BM25 + own frequency w=0"}));
+  // The exponent changes the ranking.
+  EXPECT_NE(j["methods"][0]["all"]["ndcg"], j["methods"][1]["all"]["ndcg"]);
+  for (const char* bad : {"gptrec-popularity=-1", "gptrec-popularity=x", "gptrec-pop=1"}) {
+    const auto e = run_cli({"eval", "--protocol", "need", "--model", tiny_items(), "--catalog",
+                            need_catalog(), "--data", data, "--need-weight", bad, "--quiet"});
+    EXPECT_EQ(e.status, 2) << bad;
+    EXPECT_NE(e.err.find("--need-weight"), std::string::npos) << e.err;
+    EXPECT_EQ(std::count(e.err.begin(), e.err.end(), '\n'), 1) << e.err;
+  }
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "gptrec/error.hpp"
@@ -352,4 +353,59 @@ TEST(NeedConfig, WeightFromConfigJson) {
   EXPECT_EQ(
       code_of([&] { gptrec::parse_model_config(base + R"("need": {"weight": "1"}}})", "c"); }),
       ErrorCode::kBadModel);
+  // The popularity expert's exponent β: 0 when absent, >= 0 and finite.
+  const auto both =
+      gptrec::parse_model_config(base + R"("need": {"weight": 0.5, "popularity": 0.25}}})", "c");
+  EXPECT_EQ(both.need_weight, 0.5);
+  EXPECT_EQ(both.need_popularity, 0.25);
+  EXPECT_EQ(gptrec::parse_model_config(base + R"("need": {"weight": 2}}})", "c").need_popularity,
+            0.0);
+  EXPECT_EQ(
+      code_of([&] { gptrec::parse_model_config(base + R"("need": {"popularity": -1}}})", "c"); }),
+      ErrorCode::kBadModel);
+  EXPECT_EQ(
+      code_of([&] { gptrec::parse_model_config(base + R"("need": {"popularity": true}}})", "c"); }),
+      ErrorCode::kBadModel);
+}
+
+TEST(NeedRecommend, PopularityExpertMultipliesByOnePlusCountToTheBeta) {
+  // The tiny-items model with "need": {"weight": 0.5, "popularity": 1.5}: p(j | history, need) /
+  // p(k | history, need) = p(j) (1 + count_j)^β e^(w bm25_j) / (p(k) (1 + count_k)^β e^(w bm25_k)).
+  gptrec::test::TempDir dir;
+  gptrec::test::copy_dir(gptrec::test::model_dir("tiny-items"), dir / "m");
+  auto config = nlohmann::json::parse(gptrec::test::read_file(dir / "m" / "config.json"));
+  config["gptrec"]["need"] = {{"weight", 0.5}, {"popularity", 1.5}};
+  gptrec::test::write_file(dir / "m" / "config.json", config.dump());
+  const gptrec::Recommender rec =
+      gptrec::Recommender::load(dir / "m", gptrec::Catalog::load(need_catalog()));
+  ASSERT_EQ(rec.model().config().need_popularity, 1.5);
+
+  gptrec::History h = fixture_history();
+  std::erase_if(h.events,
+                [](const gptrec::Event& e) { return e.type == gptrec::EventType::kReturn; });
+  gptrec::RecommendOptions all;
+  all.top_n = 1 << 20;
+  all.mode = gptrec::SuggestMode::kAll;
+  std::unordered_map<std::string, double> p;
+  for (const auto& s : rec.recommend(h, all).suggestions) p[s.item->id] = s.score;
+  gptrec::RecommendOptions o = all;
+  o.need = "cakes";
+  const gptrec::Recommendations r = rec.recommend(h, o);
+  ASSERT_GE(r.suggestions.size(), 3u);
+  std::set<std::int64_t> counts;
+  double total = 0;
+  for (const auto& a : r.suggestions) {
+    counts.insert(a.item->count);
+    total += a.score;
+    const auto& z = r.suggestions.back();
+    EXPECT_NEAR(std::log(a.score / z.score),
+                std::log(p[a.item->id] / p[z.item->id]) +
+                    1.5 * (std::log1p(static_cast<double>(a.item->count)) -
+                           std::log1p(static_cast<double>(z.item->count))) +
+                    0.5 * (a.need_match - z.need_match),
+                1e-9)
+        << a.item->id;
+  }
+  EXPECT_NEAR(total, 1.0, 1e-9);
+  EXPECT_GT(counts.size(), 1u);  // the counts differ, so the term is in play
 }

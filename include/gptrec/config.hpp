@@ -68,10 +68,12 @@ struct ModelConfig {
   ModelKind kind = ModelKind::kText;
   SequenceFormat sequence_format = SequenceFormat::kBaskets;
   RepeatMix repeat;  // "gptrec": {"repeat": {...}}; item models only
-  // "gptrec": {"need": {"weight": w}}: how much the text match of a need counts against the
-  // model's probability, p(j | history, need) ∝ p(j | history) exp(w BM25(need, j)) (need.hpp);
-  // >= 0, chosen on validation (docs/EVALUATION.md, "The need protocol").
+  // "gptrec": {"need": {"weight": w, "popularity": β}}: how much the text match of a need and the
+  // products' popularity count against the model's probability, p(j | history, need) ∝
+  // p(j | history) (1 + count_j)^β exp(w BM25(need, j)) (need.hpp; count_j: items.json's
+  // "count"); both >= 0, chosen on validation (docs/EVALUATION.md, "The need protocol").
   double need_weight = kDefaultNeedWeight;
+  double need_popularity = 0;  // β; 0 (no popularity expert) when the config has none
   // Chosen on the Online Retail validation orders (docs/EVALUATION.md).
   static constexpr double kDefaultNeedWeight = 1.0;
   std::optional<RankerConfig> ranker;  // "gptrec": {"ranker": {...}}; baskets item models only

@@ -226,11 +226,13 @@ struct NeedReport {
 };
 
 // The text-match weight w of each method's rows (docs/EVALUATION.md): a method scores an item
-// that fits the query w · BM25 + its own score; one row per weight.
+// that fits the query w · BM25 + its own score; one row per weight. gptrec's own score is
+// log p(j | history) + β · log(1 + popularity_j); one row per (w, β).
 struct NeedWeights {
-  std::vector<double> model;       // gptrec: + log p(j | history); its default: the config's
-  std::vector<double> popularity;  // BM25 + popularity: + log(1 + popularity)
-  std::vector<double> own;         // BM25 + own frequency: + log(1 + input baskets with j)
+  std::vector<double> model;             // gptrec: + log p(j | history); its default: the config's
+  std::vector<double> model_popularity;  // gptrec's β; its default: the config's
+  std::vector<double> popularity;        // BM25 + popularity: + log(1 + popularity)
+  std::vector<double> own;               // BM25 + own frequency: + log(1 + input baskets with j)
 };
 // The baselines' weights when none are given: chosen on the Online Retail validation orders.
 NeedWeights default_need_weights();
@@ -243,7 +245,9 @@ NeedWeights default_need_weights();
 // (postage, fees) fit no query and give none. `model` and `vocab` are optional (then only
 // the baselines); the model's rows use its repeat component or each of `variants`; `ranker` (the
 // model's, ModelDirectory::read_ranker) is applied to the model's own row as in
-// evaluate_last_basket (as `gptrec suggest --need` scores). When `queries` is not null it
+// evaluate_last_basket (as `gptrec suggest --need` scores); their popularity expert uses the
+// training baskets' popularity (what items.json's "count" holds for a model trained on the same
+// baskets). When `queries` is not null it
 // receives every query. Parallel and `progress` as evaluate_last_basket. Throws
 // Error(kInvalidArgument) as evaluate_last_basket, and for a negative or non-finite weight.
 NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, const Model* model,

@@ -99,10 +99,12 @@ class NameIndex {
 bool keep_every_word_fits(std::span<const int> fitted, std::size_t n_stems,
                           const std::vector<bool>& eligible, std::vector<double>& bm25);
 
-// The need-conditioned log scores: out[j] = log_probs[j] + weight · bm25[j] for the items that
-// fit (bm25[j] > 0) and are allowed (allowed empty: all are), -infinity for the others.
+// The need-conditioned log scores: out[j] = log_probs[j] + popularity · log_popularity[j] +
+// weight · bm25[j] for the items that fit (bm25[j] > 0) and are allowed (allowed empty: all are),
+// -infinity for the others; log_popularity[j] = ln(1 + count_j) (empty: popularity must be 0).
 // need_probabilities turns them into p(j | history, need): softmax over the finite entries.
 void need_log_scores(std::span<const double> log_probs, std::span<const double> bm25, double weight,
+                     std::span<const double> log_popularity, double popularity,
                      const std::vector<bool>& allowed, std::vector<double>& out);
 void need_probabilities(std::vector<double>& log_scores);
 

@@ -158,8 +158,9 @@ struct Suggestion {
   double need_match = 0;
 };
 
-// kNeedProbability: p(j | history, need), the model's probability times exp(w * BM25(need, j)),
-// normalized over the allowed products that fit the need (w: ModelConfig::need_weight).
+// kNeedProbability: p(j | history, need), the model's probability times (1 + count_j)^β
+// exp(w * BM25(need, j)), normalized over the allowed products that fit the need (w, β:
+// ModelConfig::need_weight, need_popularity).
 enum class ScoreKind { kProbability, kMeanLogprob, kPopularity, kNeedProbability };
 // "probability", "mean_logprob", "popularity", "need_probability".
 std::string_view to_string(ScoreKind k);

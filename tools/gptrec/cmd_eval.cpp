@@ -263,7 +263,8 @@ int run_sasrec(const EvalOptions& o, const Model* model, const ItemVocabulary* v
   return 0;
 }
 
-// --need-weight entries: "W" (every weighted method) or "gptrec=W", "popularity=W", "own=W".
+// --need-weight entries: "W" (every text weight) or "gptrec=W", "popularity=W", "own=W", and
+// gptrec's popularity exponent "gptrec-popularity=B".
 NeedWeights parse_need_weights(const std::vector<std::string>& entries) {
   NeedWeights w;
   for (const std::string& entry : entries) {
@@ -285,9 +286,12 @@ NeedWeights parse_need_weights(const std::vector<std::string>& entries) {
     if (method.empty() || method == "gptrec") w.model.push_back(v);
     if (method.empty() || method == "popularity") w.popularity.push_back(v);
     if (method.empty() || method == "own") w.own.push_back(v);
-    if (!method.empty() && method != "gptrec" && method != "popularity" && method != "own")
-      throw Error(ErrorCode::kInvalidArgument, "--need-weight: unknown method \"" + method +
-                                                   "\" (expected gptrec, popularity or own)");
+    if (method == "gptrec-popularity") w.model_popularity.push_back(v);
+    if (!method.empty() && method != "gptrec" && method != "popularity" && method != "own" &&
+        method != "gptrec-popularity")
+      throw Error(ErrorCode::kInvalidArgument,
+                  "--need-weight: unknown method \"" + method +
+                      "\" (expected gptrec, popularity, own or gptrec-popularity)");
   }
   return w;
 }
@@ -509,7 +513,8 @@ Runner add_eval(CLI::App& app) {
       ->delimiter(',');
   sub->add_option("--need-weight", o->need_weights,
                   "need: text-match weights w, one row each: W for every method, or gptrec=W, "
-                  "popularity=W, own=W (default: the model's config and the baselines' defaults)")
+                  "popularity=W, own=W; gptrec-popularity=B: gptrec's popularity exponent "
+                  "(default: the model's config and the baselines' defaults)")
       ->delimiter(',');
   sub->add_option("--need-match", o->need_match,
                   "need: how a name word fits a query word (docs/EVALUATION.md)")

@@ -25,7 +25,8 @@ struct SuggestOptions {
   std::string format = "table";
 };
 
-std::string score_meaning(ScoreKind k) {
+// by_popularity: the need's popularity expert is in use (ModelConfig::need_popularity > 0).
+std::string score_meaning(ScoreKind k, bool by_popularity) {
   switch (k) {
     case ScoreKind::kProbability:
       return "probability (the model's share of the next purchase for each item)";
@@ -34,8 +35,11 @@ std::string score_meaning(ScoreKind k) {
     case ScoreKind::kPopularity:
       return "popularity (purchases in the training data)";
     case ScoreKind::kNeedProbability:
-      return "probability among the products that fit the need (the model's, weighted by how well "
-             "the name fits)";
+      return by_popularity ? "probability among the products that fit the need (the model's, "
+                             "weighted by how well the name fits and by how often the product "
+                             "was bought)"
+                           : "probability among the products that fit the need (the model's, "
+                             "weighted by how well the name fits)";
   }
   return "";
 }
@@ -93,7 +97,8 @@ void print_table(const Recommendations& r, const std::string& model_dir, const R
         r.need->text.c_str());
   if (r.fallback_reason)
     std::printf("Fallback: %s, so these are the most popular items.\n", r.fallback_reason->c_str());
-  std::printf("Score: %s.\n", score_meaning(r.score_kind).c_str());
+  std::printf("Score: %s.\n",
+              score_meaning(r.score_kind, rec.model().config().need_popularity > 0).c_str());
   if (r.dropped_baskets > 0)
     std::printf("History: the %d oldest %s did not fit the model's context and were left out.\n",
                 r.dropped_baskets, rec.kind() == ModelKind::kItems ? "baskets" : "items");
