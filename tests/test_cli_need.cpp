@@ -16,6 +16,14 @@ using gptrec::test::run_cli;
 namespace {
 
 std::string tiny_items() { return gptrec::test::model_dir("tiny-items").string(); }
+
+// The "method" of each row of an `eval --format json` report, in order.
+std::vector<std::string> method_names(const nlohmann::json& report) {
+  std::vector<std::string> names;
+  for (const auto& m : report["methods"]) names.push_back(m["method"].get<std::string>());
+  return names;
+}
+
 std::string need_catalog() { return (gptrec::test::data_dir() / "need" / "catalog.json").string(); }
 std::string fixture_history() {
   return (gptrec::test::model_dir("tiny-items") / "history.json").string();
@@ -222,8 +230,7 @@ TEST(CliNeed, EvalNeedProtocolReportsEveryMethodAndWritesTheQueries) {
        "--write-queries", (dir / "q.jsonl").string(), "--format", "json", "--quiet"});
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
-  std::vector<std::string> methods;
-  for (const auto& m : j["methods"]) methods.push_back(m["method"].get<std::string>());
+  const std::vector<std::string> methods = method_names(j);
   const std::string model = "gptrec " + tiny_items();
   EXPECT_EQ(methods,
             (std::vector<std::string>{model + " w=0", model + " w=2", "BM25 (text alone)",
@@ -255,8 +262,7 @@ TEST(CliNeed, EvalNeedGivesARowPerTextWeightAndPopularityExponent) {
                           "--format", "json", "--quiet"});
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
-  std::vector<std::string> methods;
-  for (const auto& m : j["methods"]) methods.push_back(m["method"].get<std::string>());
+  const std::vector<std::string> methods = method_names(j);
   const std::string model = "gptrec " + tiny_items();
   EXPECT_EQ(methods,
             (std::vector<std::string>{model + " w=0 popularity=0", model + " w=0 popularity=4",

@@ -40,6 +40,21 @@ gptrec::History fixture_history() {
   return gptrec::parse_history(gptrec::test::read_file(path), path.string());
 }
 
+// The fixture history without its returns (which scale an item's score down after the
+// normalization), and options that list every item in mode all: then a need's scores are exactly
+// p(j | history, need). `p` receives the model's probabilities without a need.
+gptrec::History history_for_exact_scores(const gptrec::Recommender& rec,
+                                         gptrec::RecommendOptions& all,
+                                         std::unordered_map<std::string, double>& p) {
+  gptrec::History h = fixture_history();
+  std::erase_if(h.events,
+                [](const gptrec::Event& e) { return e.type == gptrec::EventType::kReturn; });
+  all.top_n = 1 << 20;
+  all.mode = gptrec::SuggestMode::kAll;
+  for (const auto& s : rec.recommend(h, all).suggestions) p[s.item->id] = s.score;
+  return h;
+}
+
 }  // namespace
 
 TEST(NeedWords, CutLowercaseAndKeepNonAscii) {
@@ -167,16 +182,9 @@ TEST(NeedHistory, RecordNeedField) {
 
 TEST(NeedRecommend, OnlyFittingProductsRankedByTheNeedConditionedProbability) {
   const gptrec::Recommender& rec = recommender();
-  // Without returns (which scale an item's score down after the normalization) and in mode all,
-  // the scores are exactly p(j | history, need).
-  gptrec::History h = fixture_history();
-  std::erase_if(h.events,
-                [](const gptrec::Event& e) { return e.type == gptrec::EventType::kReturn; });
   gptrec::RecommendOptions all;
-  all.top_n = 1 << 20;
-  all.mode = gptrec::SuggestMode::kAll;
   std::unordered_map<std::string, double> p;  // the model's probabilities without a need
-  for (const auto& s : rec.recommend(h, all).suggestions) p[s.item->id] = s.score;
+  const gptrec::History h = history_for_exact_scores(rec, all, p);
 
   gptrec::RecommendOptions o = all;
   o.need = "cakes";
@@ -379,15 +387,9 @@ TEST(NeedRecommend, PopularityExpertMultipliesByOnePlusCountToTheBeta) {
   const gptrec::Recommender rec =
       gptrec::Recommender::load(dir / "m", gptrec::Catalog::load(need_catalog()));
   ASSERT_EQ(rec.model().config().need_popularity, 1.5);
-
-  gptrec::History h = fixture_history();
-  std::erase_if(h.events,
-                [](const gptrec::Event& e) { return e.type == gptrec::EventType::kReturn; });
   gptrec::RecommendOptions all;
-  all.top_n = 1 << 20;
-  all.mode = gptrec::SuggestMode::kAll;
   std::unordered_map<std::string, double> p;
-  for (const auto& s : rec.recommend(h, all).suggestions) p[s.item->id] = s.score;
+  const gptrec::History h = history_for_exact_scores(rec, all, p);
   gptrec::RecommendOptions o = all;
   o.need = "cakes";
   const gptrec::Recommendations r = rec.recommend(h, o);

@@ -247,9 +247,9 @@ NeedWeights default_need_weights();
 // model's, ModelDirectory::read_ranker) is applied to the model's own row as in
 // evaluate_last_basket (as `gptrec suggest --need` scores); their popularity expert uses the
 // training baskets' popularity (what items.json's "count" holds for a model trained on the same
-// baskets). When `queries` is not null it
-// receives every query. Parallel and `progress` as evaluate_last_basket. Throws
-// Error(kInvalidArgument) as evaluate_last_basket, and for a negative or non-finite weight.
+// baskets). When `queries` is not null it receives every query. Parallel and `progress` as
+// evaluate_last_basket. Throws Error(kInvalidArgument) as evaluate_last_basket, and for a
+// negative or non-finite weight.
 NeedReport evaluate_need(std::span<const CustomerBaskets> customers, int k, const Model* model,
                          const ItemVocabulary* vocab, const std::string& model_name,
                          std::span<const CatalogItem> items, std::uint64_t seed, NeedMatch match,
